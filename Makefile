@@ -1,0 +1,29 @@
+# airflow-provider-stoq: `make demo` and `make test` are the whole quick start.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+AIRFLOW_VERSION ?= 3.3.2
+STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
+PYTEST_ARGS ?=
+
+.PHONY: help venv test clean
+
+help:
+	@echo "make test   - create $(VENV), install the provider with its dev extra, run the whole test suite"
+	@echo "make clean  - remove the virtualenv and build/test leftovers"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10+ is needed (set PYTHON=...)")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[dev]"
+	touch $(STAMP)
+
+test: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .airflow

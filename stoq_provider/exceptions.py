@@ -1,0 +1,79 @@
+"""Errors raised by the STOQ provider.
+
+Every error is an :class:`~airflow.exceptions.AirflowException`, so a task that meets one fails (and Airflow's
+``retries`` apply). Messages say what happened and what to do; they never contain the API key or a customer's
+e-mail address or phone number.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from airflow.exceptions import AirflowException
+
+if TYPE_CHECKING:
+    from stoq_provider.utils.results import BulkNotifyResult
+
+
+class StoqError(AirflowException):
+    """Base class of every STOQ provider error.
+
+    :param message: what happened and what to do about it.
+    :param status_code: the HTTP status STOQ answered with, if any.
+    :param reason: STOQ's own explanation, redacted, if it gave one.
+    """
+
+    def __init__(self, message: str, *, status_code: int | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.reason = reason
+
+
+class StoqConfigError(StoqError):
+    """The connection or a parameter is not usable; nothing was sent to STOQ."""
+
+
+class StoqAuthError(StoqError):
+    """STOQ rejected the API key (HTTP 401)."""
+
+
+class StoqNotFoundError(StoqError):
+    """STOQ does not know the intent, shop or variant (HTTP 404)."""
+
+
+class StoqRequestError(StoqError):
+    """STOQ refused the request as invalid (HTTP 400, 422 or another 4xx); the server's reason is included."""
+
+
+class StoqRateLimitError(StoqError):
+    """The store's rate budget stayed exhausted after the configured number of waits (HTTP 429)."""
+
+
+class StoqServerError(StoqError):
+    """STOQ, or a proxy in front of it, failed (5xx, an HTML error page, or a body that is not JSON)."""
+
+    #: True when the request may have been applied although no usable answer came back.
+    ambiguous: bool = True
+
+
+class StoqTransportError(StoqServerError):
+    """No answer came back: the connection failed, was dropped, or the read timed out."""
+
+
+class StoqProtocolError(StoqError):
+    """STOQ answered with a body of a shape this provider does not understand; nothing is guessed."""
+
+
+class StoqBulkNotifyInterrupted(StoqError):
+    """A bulk notify stopped part way; :attr:`result` holds what is known to have happened.
+
+    Nothing was sent twice. Running the same notify again (or letting Airflow retry the task) sends only
+    the intents that are still pending, because STOQ refuses to re-send without ``allow_resend``.
+
+    :param message: what happened and what to do.
+    :param result: the outcome of the intents handled before the interruption.
+    """
+
+    def __init__(self, message: str, *, result: BulkNotifyResult, status_code: int | None = None) -> None:
+        super().__init__(message, status_code=status_code)
+        self.result = result

@@ -1,0 +1,258 @@
+"""The STOQ v1 contract in one place: how each request is built and how each answer is read.
+
+Transports (``requests`` for hooks, ``httpx`` for triggers) only move bytes: they hand an :class:`ApiRequest`
+to the network and give back an :class:`ApiResponse`; :func:`check_response` turns that into parsed JSON or
+the right :mod:`stoq_provider.exceptions` error. Messages never include the API key, and server text is
+passed through :func:`redact` before it reaches a message.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from stoq_provider.exceptions import (
+    StoqAuthError,
+    StoqNotFoundError,
+    StoqProtocolError,
+    StoqRequestError,
+    StoqServerError,
+)
+from stoq_provider.utils.ratelimit import request_cost
+from stoq_provider.utils.redaction import scrub
+
+_MAX_SERVER_TEXT = 300
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """One request to STOQ, independent of the HTTP client.
+
+    :param method: HTTP method.
+    :param path: path relative to the base URL (``intents/notify_intent``), or a full URL for the public endpoint.
+    :param endpoint: short name used in logs and messages (``list_intents``).
+    :param params: query parameters.
+    :param json_body: JSON body.
+    :param authenticated: send ``X-Auth-Token`` (False only for the public create endpoint).
+    :param headers: extra headers.
+    :param allow_empty: a 2xx with an empty body is a valid answer (``transfer_signups``).
+    """
+
+    method: str
+    path: str
+    endpoint: str
+    params: Mapping[str, Any] | None = None
+    json_body: Any = None
+    authenticated: bool = True
+    headers: Mapping[str, str] = field(default_factory=dict)
+    allow_empty: bool = False
+
+    @property
+    def cost(self) -> int:
+        """Rate-budget points this request costs."""
+        return request_cost(self.method) if self.authenticated else 0
+
+    @property
+    def is_read(self) -> bool:
+        """Reads can be retried blindly; writes never are."""
+        return self.method.upper() == "GET"
+
+    @property
+    def label(self) -> str:
+        """``METHOD path`` without the query string (which may hold an e-mail filter)."""
+        path = self.path.split("://", 1)[-1].split("/", 1)[-1] if "://" in self.path else self.path
+        return f"{self.method.upper()} /{path.lstrip('/')}"
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    """What came back, as plain data.
+
+    :param status: HTTP status code.
+    :param headers: response headers (any mapping; lookups try the canonical and lower-case names).
+    :param content: raw body bytes.
+    """
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    @property
+    def content_type(self) -> str:
+        value = self.headers.get("Content-Type") or self.headers.get("content-type") or ""
+        return value.split(";", 1)[0].strip().lower()
+
+    @property
+    def looks_like_html(self) -> bool:
+        if self.content_type in {"text/html", "application/xhtml+xml"}:
+            return True
+        head = self.content[:200].lstrip().lower()
+        return head.startswith((b"<!doctype html", b"<html"))
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """Remove e-mail addresses and the given secrets from server text, and shorten it."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    text = scrub(text)
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_SERVER_TEXT else text[: _MAX_SERVER_TEXT - 3] + "..."
+
+
+def server_message(body: Any) -> str:
+    """The human text of an error body, whichever of STOQ's envelopes it uses (may be empty)."""
+    if isinstance(body, Mapping):
+        parts: list[str] = []
+        for key in ("error", "message", "errors"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                parts.append(value)
+            elif isinstance(value, list):
+                parts.extend(str(item) for item in value if item)
+            elif isinstance(value, Mapping):
+                parts.extend(f"{k}: {v}" for k, v in value.items())
+        return "; ".join(dict.fromkeys(parts))
+    if isinstance(body, str):
+        return body
+    return ""
+
+
+def decode_json(response: ApiResponse) -> Any:
+    """Parse the body as JSON; ``None`` for an empty body; raise :class:`ValueError` otherwise."""
+    if not response.content.strip():
+        return None
+    return json.loads(response.content)
+
+
+def check_response(request: ApiRequest, response: ApiResponse, *, conn_id: str, secrets: tuple[str, ...] = ()) -> Any:
+    """Return the parsed body of a successful answer, or raise the matching provider error.
+
+    429 is not handled here: the transport waits and retries it before calling this function.
+    """
+    status = response.status
+    where = f"{request.label} ({request.endpoint})"
+    if status >= 500 or response.looks_like_html:
+        kind = "an HTML error page" if response.looks_like_html else "an error"
+        raise StoqServerError(
+            f"STOQ, or a proxy in front of it, answered {status} with {kind} to {where}. This is usually "
+            "temporary: reads are retried automatically; run the task again later if it persists.",
+            status_code=status,
+        )
+    try:
+        body = decode_json(response)
+    except ValueError:
+        if 200 <= status < 300:
+            raise StoqServerError(
+                f"STOQ answered {status} to {where} with a body that is not JSON; treating it as a failure.",
+                status_code=status,
+            ) from None
+        body = response.content.decode("utf-8", "replace")
+    message = redact(server_message(body), *secrets)
+    reason = f": {message}" if message else ""
+    if 200 <= status < 300:
+        if body is None and not request.allow_empty:
+            raise StoqServerError(f"STOQ answered {status} to {where} with an empty body.", status_code=status)
+        return body
+    if status == 401:
+        raise StoqAuthError(
+            f"STOQ rejected the API key (401) on {where}. Check the password of Airflow connection "
+            f"{conn_id!r}: it must be the store's current key (STOQ app > Settings > Integrations > API Key).",
+            status_code=status,
+        )
+    if status == 404:
+        raise StoqNotFoundError(
+            f"STOQ answered 404 Not Found to {where}{reason}.", status_code=status, reason=message or None
+        )
+    if 300 <= status < 400:
+        raise StoqRequestError(
+            f"STOQ answered {status} (a redirect) to {where}; redirects are not followed so the API key never "
+            f"leaves the configured host. Point connection {conn_id!r} at the final URL.",
+            status_code=status,
+        )
+    raise StoqRequestError(
+        f"STOQ refused {where} with {status}{reason or ' and no reason'}. Check the parameters; "
+        "repeating the same request will fail the same way.",
+        status_code=status,
+        reason=message or None,
+    )
+
+
+# ---------------------------------------------------------------- shape checks of successful bodies
+
+
+def _shape_error(endpoint: str, expected: str) -> StoqProtocolError:
+    return StoqProtocolError(
+        f"STOQ's answer to {endpoint} does not have the documented shape (expected {expected}). "
+        "The API may have changed; upgrade airflow-provider-stoq or report it."
+    )
+
+
+def parse_intents_page(body: Any, *, per_page: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Split a ``GET /intents`` answer into its intents and its ``meta`` (possibly empty)."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("intents"), list):
+        raise _shape_error("list_intents", 'an object with an "intents" list')
+    intents = body["intents"]
+    if not all(isinstance(item, Mapping) and item.get("id") not in (None, "") for item in intents):
+        raise _shape_error("list_intents", "intent objects that each carry an id")
+    if len(intents) > per_page:
+        raise StoqProtocolError(
+            f"STOQ returned {len(intents)} intents on a page of {per_page}; paging cannot be trusted, so the "
+            "listing stopped rather than skip or repeat intents. Report this to STOQ support."
+        )
+    meta = body.get("meta")
+    return [dict(item) for item in intents], dict(meta) if isinstance(meta, Mapping) else {}
+
+
+def parse_intent(body: Any) -> dict[str, Any]:
+    """Check a bare Intent object."""
+    if not isinstance(body, Mapping) or body.get("id") in (None, ""):
+        raise _shape_error("get_intent", "an intent object with an id")
+    return dict(body)
+
+
+def parse_bulk_notify(body: Any) -> tuple[list[str], list[tuple[str, str]]]:
+    """Read a bulk notify answer into ``(sent_ids, [(intent_id, error), ...])``."""
+    if not isinstance(body, Mapping):
+        raise _shape_error("bulk_notify_intents", 'an object with "success" and "failed" lists')
+    success = body.get("success", [])
+    failed = body.get("failed", [])
+    if not isinstance(success, list) or not isinstance(failed, list):
+        raise _shape_error("bulk_notify_intents", 'an object with "success" and "failed" lists')
+    sent = [str(item) for item in success]
+    failures: list[tuple[str, str]] = []
+    for item in failed:
+        if isinstance(item, Mapping) and item.get("intent_id") not in (None, ""):
+            failures.append((str(item["intent_id"]), str(item.get("error") or "unknown error")))
+        else:
+            raise _shape_error("bulk_notify_intents", 'failed entries of the form {"intent_id", "error"}')
+    return sent, failures
+
+
+def parse_demand_page(body: Any) -> tuple[list[dict[str, Any]], bool | None, dict[str, Any]]:
+    """Read a products-in-demand page into ``(items, has_next_page or None, meta)``."""
+    if not isinstance(body, Mapping):
+        raise _shape_error("products_in_demand", "an object")
+    items = body.get("product_variants_in_demand")
+    if items is None:
+        items = body.get("products_in_demand", body.get("data"))
+    if not isinstance(items, list) or not all(isinstance(item, Mapping) for item in items):
+        raise _shape_error("products_in_demand", 'a "product_variants_in_demand" list of objects')
+    has_next = body.get("has_next_page")
+    meta = body.get("meta")
+    return (
+        [dict(item) for item in items],
+        has_next if isinstance(has_next, bool) else None,
+        dict(meta) if isinstance(meta, Mapping) else {},
+    )
+
+
+_ALREADY_NOTIFIED = re.compile(r"already\s+(?:been\s+)?(?:notified|sent)", re.IGNORECASE)
+
+
+def means_already_notified(error: str) -> bool:
+    """True when STOQ's per-intent error text says the intent was already notified."""
+    return bool(_ALREADY_NOTIFIED.search(error))

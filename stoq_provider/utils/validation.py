@@ -1,0 +1,91 @@
+"""Checks of caller input, done before any request so that bad input never reaches STOQ.
+
+Every error is a :class:`~stoq_provider.exceptions.StoqConfigError` whose message names the parameter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from stoq_provider.exceptions import StoqConfigError
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def shopify_id(value: Any, name: str) -> int:
+    """A Shopify ID (variant, product): a positive integer, given as ``int`` or digit string."""
+    if isinstance(value, bool):
+        raise StoqConfigError(f"{name} must be a positive integer Shopify ID, got {value!r}.")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    else:
+        raise StoqConfigError(f"{name} must be a positive integer Shopify ID, got {value!r}.")
+    if number <= 0:
+        raise StoqConfigError(f"{name} must be a positive integer Shopify ID, got {value!r}.")
+    return number
+
+
+def intent_id(value: Any, name: str = "intent_id") -> str:
+    """An intent ID: a non-empty string (STOQ's IDs are UUID-like; integers are accepted and stringified)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise StoqConfigError(f"{name} must be a STOQ intent ID string, got {type(value).__name__}.")
+    text = str(value).strip()
+    if not text or any(ch.isspace() or ch in "/?#" for ch in text):
+        raise StoqConfigError(f"{name} must be a non-empty STOQ intent ID without spaces or slashes, got {value!r}.")
+    return text
+
+
+def intent_ids(values: Any, name: str = "intent_ids") -> list[str]:
+    """A list of intent IDs, de-duplicated in order; empty lists are refused."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise StoqConfigError(f"{name} must be a list of intent IDs, got {type(values).__name__}.")
+    result = list(dict.fromkeys(intent_id(value, name) for value in values))
+    if not result:
+        raise StoqConfigError(f"{name} is empty: give at least one intent ID.")
+    return result
+
+
+def api_date(value: Any, name: str) -> str | None:
+    """A date as ``YYYY-MM-DD`` from a ``date``, ``datetime`` (incl. pendulum) or an ISO date string."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, str) and _DATE.match(value.strip()):
+        try:
+            return dt.date.fromisoformat(value.strip()).isoformat()
+        except ValueError:
+            pass
+    raise StoqConfigError(f"{name} must be a date, a datetime or a 'YYYY-MM-DD' string, got {value!r}.")
+
+
+def date_range(start: Any, end: Any) -> tuple[str | None, str | None]:
+    """Both ends of a creation-date filter, checked to be in order."""
+    start_text, end_text = api_date(start, "start_date"), api_date(end, "end_date")
+    if start_text and end_text and start_text > end_text:
+        raise StoqConfigError(f"start_date ({start_text}) is after end_date ({end_text}); swap them.")
+    return start_text, end_text
+
+
+def positive_int(value: Any, name: str, *, maximum: int | None = None) -> int:
+    """A positive integer (for sizes and counts), optionally capped."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise StoqConfigError(f"{name} must be a positive integer, got {value!r}.")
+    if maximum is not None and value > maximum:
+        raise StoqConfigError(f"{name} must be at most {maximum}, got {value}.")
+    return value
+
+
+def choice(value: Any, name: str, allowed: Iterable[str]) -> str:
+    """One of a fixed set of strings."""
+    options = tuple(allowed)
+    if value not in options:
+        raise StoqConfigError(f"{name} must be one of {', '.join(options)}; got {value!r}.")
+    return str(value)

@@ -1,0 +1,257 @@
+"""Unit tests of the pure parts: rate budget, settings, protocol parsing, redaction, results."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from stoq_provider.exceptions import (
+    StoqAuthError,
+    StoqConfigError,
+    StoqNotFoundError,
+    StoqProtocolError,
+    StoqRequestError,
+    StoqServerError,
+)
+from stoq_provider.utils import protocol
+from stoq_provider.utils.protocol import ApiRequest, ApiResponse
+from stoq_provider.utils.ratelimit import RateBudget, request_cost, retry_after_seconds
+from stoq_provider.utils.results import BulkNotifyResult
+from stoq_provider.utils.settings import DEFAULT_BASE_URL, StoqSettings, validate_shop_domain
+
+
+class Clock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _headers(limit, remaining, reset):
+    return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining), "X-RateLimit-Reset": str(reset)}
+
+
+def test_costs():
+    assert request_cost("GET") == 1
+    assert [request_cost(m) for m in ("POST", "PUT", "PATCH", "DELETE")] == [2, 2, 2, 2]
+
+
+def test_budget_unknown_until_headers_arrive():
+    budget = RateBudget(clock=Clock())
+    assert budget.reserve(2) == 0.0
+    assert budget.remaining is None
+
+
+def test_budget_reserves_then_waits_for_reset():
+    clock = Clock(1000.0)
+    budget = RateBudget(clock=clock)
+    budget.observe(_headers(10, 3, 1005.5))
+    assert budget.reserve(2) == 0.0  # 3 -> 1
+    assert budget.reserve(2) == pytest.approx(5.5)  # must wait for the reset, then draws from the fresh window
+    assert budget.remaining == 8
+    assert budget.reserve(2) == pytest.approx(5.5)  # still not before the reset
+    clock.now = 1006.0
+    assert budget.reserve(1) == 0.0
+
+
+def test_budget_reset_passed_restores_limit():
+    clock = Clock(1000.0)
+    budget = RateBudget(clock=clock)
+    budget.observe(_headers(360, 0, 999.0))
+    assert budget.reserve(2) == 0.0
+    assert budget.remaining == 358
+
+
+def test_budget_takes_size_from_headers_not_a_constant():
+    budget = RateBudget(clock=Clock())
+    budget.observe(_headers(20, 20, 1002))
+    assert budget.limit == 20
+
+
+def test_budget_ignores_malformed_headers():
+    budget = RateBudget(clock=Clock())
+    budget.observe({"X-RateLimit-Limit": "lots", "X-RateLimit-Remaining": "3"})
+    budget.observe({})
+    assert budget.limit is None and budget.reserve(2) == 0.0
+
+
+def test_budget_after_429_blocks_everyone():
+    clock = Clock(1000.0)
+    budget = RateBudget(clock=clock)
+    budget.observe(_headers(10, 10, 1010))
+    budget.exhausted_for(3.0)
+    assert budget.reserve(1) == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "expected"),
+    [
+        ({"Retry-After": "7"}, {"retry_after": 24}, 7.0),
+        ({}, {"retry_after": 24}, 24.0),
+        ({"X-RateLimit-Reset": "1012.5"}, None, 12.5),
+        ({"Retry-After": "soon"}, {"retry_after": "later"}, None),
+        ({"Retry-After": "-3"}, None, 0.0),
+    ],
+)
+def test_retry_after(headers, body, expected):
+    assert retry_after_seconds(headers, body, now=1000.0) == expected
+
+
+def _conn(**kwargs):
+    base = {"conn_id": "stoq_default", "password": "stoq_api_key_x", "host": None, "schema": None, "port": None}
+    base.update(kwargs)
+    extra = base.pop("extra", {})
+    return SimpleNamespace(extra_dejson=extra, **base)
+
+
+def test_settings_defaults_and_repr_hides_key():
+    settings = StoqSettings.from_connection(_conn())
+    assert settings.base_url == DEFAULT_BASE_URL
+    assert settings.public_intents_url == "https://app.stoqapp.com/api/v1/intents.json"
+    assert "stoq_api_key_x" not in repr(settings)
+    assert settings.verify is True
+
+
+@pytest.mark.parametrize(
+    ("host", "schema", "port", "expected"),
+    [
+        ("app.restockrocket.io", None, None, "https://app.restockrocket.io/api/v1/external"),
+        ("http://127.0.0.1:8765/api/v1/external/", None, None, "http://127.0.0.1:8765/api/v1/external"),
+        ("localhost", "http", 8765, "http://localhost:8765/api/v1/external"),
+        ("https://proxy.example.com/stoq", None, None, "https://proxy.example.com/stoq"),
+    ],
+)
+def test_settings_base_url(host, schema, port, expected):
+    assert StoqSettings.from_connection(_conn(host=host, schema=schema, port=port)).base_url == expected
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"password": None}, "no API key"),
+        ({"host": "http://10.1.2.3/api"}, "http://"),
+        ({"host": "ftp://x"}, "host"),
+        ({"host": "https://user:pw@app.stoqapp.com"}, "credentials"),
+        ({"extra": {"timeout": "soon"}}, "timeout"),
+        ({"extra": {"timeout": 0}}, "timeout"),
+        ({"extra": {"batch_size": 2.5}}, "batch_size"),
+        ({"extra": {"shop_domain": "mystore.com"}}, "shop_domain"),
+        ({"extra": {"allow_insecure_http": "maybe"}}, "allow_insecure_http"),
+    ],
+)
+def test_settings_refuse_bad_connections(kwargs, match):
+    with pytest.raises(StoqConfigError, match=match):
+        StoqSettings.from_connection(_conn(**kwargs))
+
+
+def test_settings_insecure_http_needs_explicit_opt_in():
+    conn = _conn(host="http://stoq-proxy.internal/api/v1/external", extra={"allow_insecure_http": "true"})
+    assert StoqSettings.from_connection(conn).base_url.startswith("http://stoq-proxy.internal")
+
+
+def test_settings_ui_prefixed_extras_and_ca_bundle():
+    conn = _conn(extra={"extra__stoq__shop_domain": "My-Store.myshopify.com", "ca_bundle": "/etc/ca.pem"})
+    settings = StoqSettings.from_connection(conn)
+    assert settings.shop_domain == "my-store.myshopify.com"
+    assert settings.verify == "/etc/ca.pem"
+
+
+@pytest.mark.parametrize("domain", [".myshopify.com", "shop.myshopify.com/x", "shop.myshopify.co", "https://a.myshopify.com"])
+def test_shop_domain_validation(domain):
+    with pytest.raises(StoqConfigError, match="myshopify.com"):
+        validate_shop_domain(domain)
+
+
+REQ = ApiRequest("GET", "intents", "list_intents")
+
+
+def _resp(status, body=b"", content_type="application/json"):
+    if not isinstance(body, bytes):
+        body = json.dumps(body).encode()
+    return ApiResponse(status, {"Content-Type": content_type}, body)
+
+
+@pytest.mark.parametrize(
+    ("response", "error", "match"),
+    [
+        (_resp(401), StoqAuthError, "401"),
+        (_resp(404, {"error": "Not found"}), StoqNotFoundError, "Not found"),
+        (_resp(400, {"error": "bad date"}), StoqRequestError, "bad date"),
+        (_resp(422, b"<oops>", "text/plain"), StoqRequestError, "422"),
+        (_resp(502, b"<html><body>Bad gateway</body></html>", "text/html"), StoqServerError, "HTML error page"),
+        (_resp(200, b"<!DOCTYPE html><p>captive portal</p>", "text/plain"), StoqServerError, "HTML"),
+        (_resp(503, {"error": "down"}), StoqServerError, "503"),
+        (_resp(200, b"{not json"), StoqServerError, "not JSON"),
+        (_resp(200, b""), StoqServerError, "empty body"),
+        (_resp(301), StoqRequestError, "redirect"),
+    ],
+)
+def test_check_response_maps_errors(response, error, match):
+    with pytest.raises(error, match=match):
+        protocol.check_response(REQ, response, conn_id="stoq_default")
+
+
+def test_check_response_redacts_server_text():
+    response = _resp(422, {"errors": ["Email jane.doe@example.com is invalid", "key stoq_api_key_abc"]})
+    with pytest.raises(StoqRequestError) as info:
+        protocol.check_response(REQ, response, conn_id="c", secrets=("stoq_api_key_abc",))
+    assert "jane.doe@example.com" not in str(info.value) and "stoq_api_key_abc" not in str(info.value)
+    assert "<email>" in str(info.value)
+
+
+def test_parse_intents_page_tolerates_unknown_fields_and_refuses_oversized_pages():
+    page, meta = protocol.parse_intents_page({"intents": [{"id": "a", "new_field": 1}], "meta": {"page": 1}, "x": 2}, per_page=5)
+    assert page == [{"id": "a", "new_field": 1}] and meta == {"page": 1}
+    with pytest.raises(StoqProtocolError, match="paging"):
+        protocol.parse_intents_page({"intents": [{"id": str(i)} for i in range(3)]}, per_page=2)
+    for wrong in ([], {"intents": {}}, {"intents": [{"no_id": 1}]}, "text"):
+        with pytest.raises(StoqProtocolError):
+            protocol.parse_intents_page(wrong, per_page=5)
+
+
+def test_parse_bulk_notify_shapes():
+    assert protocol.parse_bulk_notify({"success": ["a"], "failed": [{"intent_id": "b", "error": "x"}]}) == (
+        ["a"],
+        [("b", "x")],
+    )
+    with pytest.raises(StoqProtocolError):
+        protocol.parse_bulk_notify({"success": "a"})
+    with pytest.raises(StoqProtocolError):
+        protocol.parse_bulk_notify({"failed": ["b"]})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("Intent has already been notified", True), ("already sent", True), ("Customer unsubscribed", False)],
+)
+def test_means_already_notified(text, expected):
+    assert protocol.means_already_notified(text) is expected
+
+
+def test_request_label_has_no_query_and_costs():
+    request = ApiRequest("GET", "intents", "list_intents", params={"email": "a@b.c"})
+    assert request.label == "GET /intents" and request.cost == 1 and request.is_read
+    public = ApiRequest("POST", "https://app.stoqapp.com/api/v1/intents.json", "create_intent", authenticated=False)
+    assert public.label == "POST /api/v1/intents.json" and public.cost == 0
+
+
+def test_results_to_dict_is_json():
+    result = BulkNotifyResult(requested=3, sent=["a"], already_notified=["b"], failed=[("c", "blocked")], requests=1)
+    data = json.loads(json.dumps(result.to_dict(max_failures=0)))
+    assert data["sent_count"] == 1 and data["failed_count"] == 1 and data["failed"] == []
+    assert str(result) == "1 sent, 1 already notified, 1 failed of 3"
+
+
+def test_redaction_filter_scrubs_urllib3_lines():
+    import logging
+
+    from stoq_provider.utils.redaction import ContactDataFilter
+
+    record = logging.LogRecord(
+        "urllib3", logging.DEBUG, "", 0, '"%s %s HTTP/1.1" %s', ("GET", "/x?email=a%40b.com&page=1", 200), None
+    )
+    ContactDataFilter().filter(record)
+    assert "a%40b.com" not in record.getMessage() and "page=1" in record.getMessage()
