@@ -1,0 +1,91 @@
+"""The asynchronous transport for triggers, on one ``httpx.AsyncClient``; it never blocks the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import httpx
+from tenacity import AsyncRetrying
+
+from stoq_provider.transport.policy import TransportPolicy
+from stoq_provider.utils.protocol import ApiRequest, ApiResponse
+from stoq_provider.utils.ratelimit import RateBudget
+from stoq_provider.utils.retry import RateLimited, rate_limit_retry_kwargs, transient_retry_kwargs
+from stoq_provider.utils.settings import StoqSettings
+
+
+def _ssl_verify(settings: StoqSettings) -> Any:
+    """TLS verification for httpx: always on; a CA bundle becomes an SSL context."""
+    if settings.ca_bundle:
+        import ssl
+
+        return ssl.create_default_context(cafile=settings.ca_bundle)
+    return True
+
+
+class AsyncTransport:
+    """The async twin of :class:`~stoq_provider.transport.sync.SyncTransport`: same pacing, retries and errors.
+
+    :param settings: validated connection settings.
+    :param logger: where retries and waits are logged.
+    :param budget: the store's rate budget; by default the one shared by this process for the same store.
+    """
+
+    def __init__(self, settings: StoqSettings, logger: logging.Logger, budget: RateBudget | None = None) -> None:
+        self.policy = TransportPolicy(settings, logger, budget)
+        self.settings = settings
+        self.log = logger
+        connect, read = self.policy.timeouts
+        self.client = httpx.AsyncClient(
+            headers=self.policy.default_headers,
+            timeout=httpx.Timeout(read, connect=connect),
+            verify=_ssl_verify(settings),
+            follow_redirects=False,
+            trust_env=True,
+        )
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        await self.client.aclose()
+
+    async def send(self, request: ApiRequest) -> Any:
+        """Send ``request`` and return its parsed JSON body."""
+        if not request.is_read:
+            return await self._send_paced(request)
+        async for attempt in AsyncRetrying(**transient_retry_kwargs(self.settings, self.log, request.label)):
+            with attempt:
+                return await self._send_paced(request)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send_paced(self, request: ApiRequest) -> Any:
+        try:
+            async for attempt in AsyncRetrying(**rate_limit_retry_kwargs(self.settings, self.log)):
+                with attempt:
+                    wait = self.policy.pacing_wait(request)
+                    if wait:
+                        await asyncio.sleep(wait)
+                    return self.policy.read(request, await self._exchange(request))
+        except RateLimited:
+            raise self.policy.rate_limit_error(request) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _exchange(self, request: ApiRequest) -> ApiResponse:
+        try:
+            response = await self.client.request(
+                request.method,
+                self.policy.url(request),
+                params=request.params,
+                json=request.json_body,
+                headers=self.policy.headers(request),
+            )
+        except httpx.TimeoutException:
+            raise self.policy.timeout_error(request) from None
+        except httpx.ConnectError as exc:
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                raise self.policy.tls_error(request) from None
+            raise self.policy.dropped_error(request, exc) from None
+        except httpx.HTTPError as exc:
+            raise self.policy.dropped_error(request, exc) from None
+        return ApiResponse(status=response.status_code, headers=response.headers, content=response.content)

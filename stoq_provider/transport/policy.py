@@ -1,0 +1,106 @@
+"""What every transport does around the wire, whatever its HTTP client: pace, address, read, map errors.
+
+:class:`TransportPolicy` holds no client and never sleeps: it says how long to wait, builds the URL and headers,
+turns a response into parsed JSON or an error, and words transport failures. The sync and async transports
+call it in the same order, so both follow one rate, retry and error policy.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from stoq_provider import __version__
+from stoq_provider.exceptions import StoqConfigError, StoqRateLimitError, StoqTransportError
+from stoq_provider.utils.protocol import ApiRequest, ApiResponse, check_response, decode_json
+from stoq_provider.utils.ratelimit import RateBudget, retry_after_seconds, shared_budget
+from stoq_provider.utils.retry import RateLimited
+from stoq_provider.utils.settings import StoqSettings
+
+USER_AGENT = f"airflow-provider-stoq/{__version__}"
+
+
+class TransportPolicy:
+    """The client-independent half of a transport.
+
+    :param settings: validated connection settings.
+    :param logger: where waits are logged (never with the key or customer data).
+    :param budget: the store's rate budget; by default the one this process shares for the same store.
+    """
+
+    def __init__(self, settings: StoqSettings, logger: logging.Logger, budget: RateBudget | None = None) -> None:
+        self.settings = settings
+        self.log = logger
+        self.budget = budget or shared_budget(settings.base_url, settings.api_key)
+
+    @property
+    def timeouts(self) -> tuple[float, float]:
+        """``(connect, read)`` timeouts in seconds."""
+        return self.settings.connect_timeout, self.settings.timeout
+
+    @property
+    def default_headers(self) -> dict[str, str]:
+        return {"User-Agent": USER_AGENT, "Accept": "application/json"}
+
+    def url(self, request: ApiRequest) -> str:
+        if "://" in request.path:
+            return request.path
+        return f"{self.settings.base_url}/{request.path.lstrip('/')}"
+
+    def headers(self, request: ApiRequest) -> dict[str, str]:
+        headers = dict(request.headers)
+        if request.authenticated:
+            headers["X-Auth-Token"] = self.settings.api_key
+        return headers
+
+    def pacing_wait(self, request: ApiRequest) -> float:
+        """Reserve the request's cost; return the seconds to sleep first (bounded by ``max_rate_limit_wait``)."""
+        if not request.cost:
+            return 0.0
+        wait = min(self.budget.reserve(request.cost), self.settings.max_rate_limit_wait)
+        if wait > 0:
+            self.log.info("Pacing: waiting %.2f s for the store's STOQ rate budget before %s.", wait, request.label)
+        return wait
+
+    def read(self, request: ApiRequest, response: ApiResponse) -> Any:
+        """Learn the budget from the answer; raise :class:`RateLimited` on 429; else check and parse it."""
+        if request.authenticated:
+            self.budget.observe(response.headers)
+        if response.status == 429:
+            try:
+                body = decode_json(response)
+            except ValueError:
+                body = None
+            wait = retry_after_seconds(response.headers, body, now=time.time())
+            wait = 1.0 if wait is None else wait
+            self.budget.exhausted_for(wait)
+            raise RateLimited(wait, request.label)
+        return check_response(request, response, conn_id=self.settings.conn_id, secrets=(self.settings.api_key,))
+
+    def rate_limit_error(self, request: ApiRequest) -> StoqRateLimitError:
+        return StoqRateLimitError(
+            f"STOQ kept answering 429 (rate budget exhausted) to {request.label} after "
+            f"{self.settings.max_rate_limit_retries} waits. Other tasks may be draining the store's budget: run "
+            "fewer STOQ tasks at once (an Airflow pool helps) or retry later.",
+            status_code=429,
+        )
+
+    def timeout_error(self, request: ApiRequest) -> StoqTransportError:
+        connect, read = self.timeouts
+        return StoqTransportError(
+            f"No answer from STOQ to {request.label} within the timeout (connect {connect:g} s, read {read:g} s). "
+            "Raise the connection's 'timeout' extra if STOQ is just slow."
+        )
+
+    def dropped_error(self, request: ApiRequest, exc: BaseException) -> StoqTransportError:
+        return StoqTransportError(
+            f"The connection to STOQ failed or was dropped during {request.label} ({type(exc).__name__}). "
+            f"Check network access to {self.settings.base_url}."
+        )
+
+    def tls_error(self, request: ApiRequest) -> StoqConfigError:
+        return StoqConfigError(
+            f"TLS verification of {self.settings.base_url} failed during {request.label}. Verification cannot be "
+            "switched off; if a corporate proxy re-signs traffic, set the connection's 'ca_bundle' extra."
+        )
