@@ -60,15 +60,25 @@ def hook(set_stoq_connection):
 
 
 @pytest.fixture(autouse=True)
-def _no_secret_in_logs(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """Fail any test whose log records contain the sandbox API key or a seeded e-mail or phone."""
+def _no_secret_in_logs(
+    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> Iterator[None]:
+    """Fail any test whose logs or output contain the sandbox API key or a seeded e-mail or phone.
+
+    Airflow's hook loggers write through structlog to stdout, and libraries log through ``logging``:
+    both are checked, at DEBUG.
+    """
     caplog.set_level("DEBUG")
     yield
+    out, err = capsys.readouterr()
+    # Hand the output back to pytest so that it is still shown for a failing test.
+    print(out, end="")
+    print(err, end="", file=__import__("sys").stderr)
     if "stoq_sandbox" not in request.fixturenames:
         return
-    server = request.getfixturevalue("stoq_sandbox")
+    server = request.getfixturevalue("stoq_sandbox_server")
     pii = server.pii()
     needles = [pii["api_key"], *pii["emails"], *pii["phones"]]
-    text = caplog.text
+    text = "\n".join((caplog.text, out, err))
     leaked = [needle for needle in needles if needle and needle in text]
     assert not leaked, f"{len(leaked)} secret(s) or contact detail(s) reached the logs"

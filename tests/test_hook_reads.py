@@ -6,13 +6,14 @@ import datetime as dt
 
 import pendulum
 import pytest
+from helpers import calls, points
 
 from stoq_provider.exceptions import StoqAuthError, StoqConfigError, StoqNotFoundError
 from stoq_provider.hooks.stoq import StoqHook
 
 
 def _requests(server) -> int:
-    return server.stats()["requests"]
+    return calls(server)
 
 
 def test_list_intents_streams_every_page(stoq_sandbox, hook):
@@ -24,13 +25,13 @@ def test_list_intents_streams_every_page(stoq_sandbox, hook):
     got = [expected[0]] + [intent["id"] for intent in stream]
 
     assert got == expected
-    assert stoq_sandbox.stats()["by_endpoint"]["list_intents"] == 3  # 500 + 500 + 234
+    assert calls(stoq_sandbox, "list_intents") == 3  # 500 + 500 + 234
 
 
 def test_list_intents_exact_multiple_of_page_size(stoq_sandbox, hook):
     stoq_sandbox.reset(seed=4, intents=1000, variants=2)
     assert len(list(hook.list_intents())) == 1000
-    assert stoq_sandbox.stats()["by_endpoint"]["list_intents"] == 2
+    assert calls(stoq_sandbox, "list_intents") == 2
 
 
 @pytest.mark.parametrize(
@@ -110,7 +111,7 @@ def test_products_in_demand_pages_and_counts(stoq_sandbox, hook):
     intents = stoq_sandbox.intents()
     items = list(hook.products_in_demand())
     assert len(items) == len({i["shopify_variant_id"] for i in intents}) == 600
-    assert stoq_sandbox.stats()["by_endpoint"]["products_in_demand"] == 2
+    assert calls(stoq_sandbox, "products_in_demand") == 2
     by_variant = {item["shopify_variant_id"]: item for item in items}
     some = intents[11]["shopify_variant_id"]
     mine = [i for i in intents if i["shopify_variant_id"] == some]
@@ -157,7 +158,7 @@ def test_test_connection_ok(stoq_sandbox, hook):
     ok, message = hook.test_connection()
     assert ok, message
     assert "200 intents" in message
-    assert stoq_sandbox.stats()["points"] == 1
+    assert points(stoq_sandbox) == 1
 
 
 def test_caplog_holds_no_key_and_no_email(stoq_sandbox, hook, caplog):

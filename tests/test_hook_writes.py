@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import calls, points
 
 from stoq_provider.exceptions import (
     StoqConfigError,
@@ -61,7 +62,7 @@ def test_bulk_notify_all_sent_in_batches(stoq_sandbox, hook):
     result = hook.bulk_notify_intents(ids, batch_size=7)
     assert sorted(result.sent) == sorted(ids)
     assert result.failed == [] and result.already_notified == []
-    assert result.requests == -(-len(ids) // 7) == stoq_sandbox.stats()["by_endpoint"]["bulk_notify"]
+    assert result.requests == -(-len(ids) // 7) == calls(stoq_sandbox, "bulk_notify")
     assert stoq_sandbox.ledger()["sends"] == {i: 1 for i in ids}
     assert json.loads(json.dumps(result.to_dict()))["sent_count"] == len(ids)
 
@@ -77,7 +78,7 @@ def test_bulk_notify_partial_207(stoq_sandbox, hook):
     assert result.already_notified == [notified]
     assert {iid for iid, _ in result.failed} == {blocked, unknown}
     assert all(error for _, error in result.failed)
-    assert stoq_sandbox.stats()["status_counts"].get("207") == 1
+    assert calls(stoq_sandbox, "bulk_notify", 207) == 1
     assert stoq_sandbox.ledger()["sends"] == {i: 1 for i in pending}
 
 
@@ -103,7 +104,7 @@ def test_bulk_notify_rerun_sends_nothing_new(stoq_sandbox, hook):
 def test_bulk_notify_bad_input_fails_before_any_request(stoq_sandbox, hook, ids, kwargs, match):
     with pytest.raises(StoqConfigError, match=match):
         hook.bulk_notify_intents(ids, **kwargs)
-    assert stoq_sandbox.stats()["requests"] == 0
+    assert calls(stoq_sandbox) == 0
 
 
 def test_delete_intents(stoq_sandbox, hook):
@@ -148,7 +149,7 @@ def test_transfer_signups_errors(stoq_sandbox, hook):
         hook.transfer_signups(from_variant_id=1, from_product_id=2, to_variant_id=3, to_product_id=4, intent_type="x")
     with pytest.raises(StoqConfigError, match="to_variant_id"):
         hook.transfer_signups(from_variant_id=1, from_product_id=2, to_variant_id="v", to_product_id=4)
-    assert stoq_sandbox.stats()["requests"] == 0
+    assert calls(stoq_sandbox) == 0
     with pytest.raises(StoqRequestError, match="422"):
         hook.transfer_signups(from_variant_id=1, from_product_id=2, to_variant_id=3, to_product_id=4)
 
@@ -172,7 +173,7 @@ def test_create_intent_public_endpoint(stoq_sandbox, hook):
             email="new.customer@example.com",
         )
     assert "new.customer@example.com" not in str(info.value)
-    assert stoq_sandbox.stats()["points"] == 0  # the public endpoint uses no key and no budget
+    assert points(stoq_sandbox) == 0  # the public endpoint uses no key and no budget
 
 
 def test_create_intent_unknown_shop_and_missing_domain(stoq_sandbox, set_stoq_connection):
@@ -201,4 +202,4 @@ def test_create_intent_bad_input(stoq_sandbox, hook, kwargs, match):
     args = {"shopify_variant_id": 1, "shopify_product_id": 2, "email": "a@example.com", **kwargs}
     with pytest.raises(StoqConfigError, match=match):
         hook.create_intent(**args)
-    assert stoq_sandbox.stats()["requests"] == 0
+    assert calls(stoq_sandbox) == 0

@@ -76,4 +76,4 @@ def test_importing_the_hook_module_stays_light():
         "print(*(m in sys.modules for m in ('requests', 'stoq_provider.transport.sync', 'stoq_provider.utils.delivery')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
-    assert out.stdout.split() == ["False", "False", "False"]
+    assert out.stdout.split()[-3:] == ["False", "False", "False"]

@@ -29,7 +29,7 @@ from stoq_provider.exceptions import (
 from stoq_provider.utils import endpoints
 from stoq_provider.utils.protocol import means_already_notified, parse_bulk_notify, redact
 from stoq_provider.utils.results import BulkNotifyResult
-from stoq_provider.utils.retry import transient_retry_kwargs
+from stoq_provider.utils.retry import resend_retry_kwargs
 
 if TYPE_CHECKING:
     from stoq_provider.hooks.stoq import StoqHook
@@ -46,6 +46,9 @@ class _RecheckFailed(StoqError):
 class _Batch:
     pending: list[str]
     resend: bool
+    #: True once an ambiguous failure was read back: the IDs still pending were confirmed unsent then, so
+    #: an "already notified" now can only come from our own earlier request, which STOQ applied late.
+    recovering: bool = False
 
 
 def _epoch(value: Any) -> float | None:
@@ -119,7 +122,7 @@ class NotifyRunner:
         state = _Batch(pending=batch, resend=self.allow_resend)
         settings = self.hook.settings
         try:
-            for attempt in Retrying(**transient_retry_kwargs(settings, self.log, "notify")):
+            for attempt in Retrying(**resend_retry_kwargs(settings, self.log)):
                 with attempt:
                     self._attempt(state, result)
         except _RecheckFailed as exc:
@@ -143,6 +146,7 @@ class NotifyRunner:
             )
             state.pending = self._recheck(state.pending, state.resend, started, result, cause=exc)
             state.resend = False
+            state.recovering = True
             if state.pending:
                 raise
             return
@@ -181,7 +185,7 @@ class NotifyRunner:
                 continue
             del asked[iid]
             if not state.resend and means_already_notified(error):
-                result.already_notified.append(iid)
+                (result.sent if state.recovering else result.already_notified).append(iid)
             else:
                 result.failed.append((iid, redact(error, self.hook.settings.api_key)))
         if asked:

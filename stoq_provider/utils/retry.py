@@ -22,7 +22,8 @@ from tenacity import (
     retry_if_exception_type,
     stop_after_attempt,
     stop_after_delay,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from stoq_provider.exceptions import StoqServerError
@@ -64,15 +65,23 @@ def transient_retry_kwargs(settings: StoqSettings, logger: logging.Logger, label
     """Backoff with jitter for reads, bounded by ``max_retries`` attempts and ``retry_max_time`` seconds."""
     return {
         "stop": stop_after_attempt(settings.max_retries) | stop_after_delay(settings.retry_max_time),
-        "wait": wait_exponential_jitter(
-            initial=settings.retry_wait_initial,
-            max=settings.retry_wait_max,
-            jitter=settings.retry_wait_initial,
-        ),
+        "wait": wait_exponential(multiplier=settings.retry_wait_initial, max=settings.retry_wait_max)
+        + wait_random(0, settings.retry_wait_initial),
         "retry": retry_if_exception(is_transient),
         "before_sleep": _log_before_sleep(logger, label),
         "reraise": True,
     }
+
+
+def resend_retry_kwargs(settings: StoqSettings, logger: logging.Logger) -> dict[str, Any]:
+    """Rounds of "read back, then send the confirmed-unsent rest" after ambiguous notify failures.
+
+    Bounded by ``max_retries`` rounds only: each round's read-back is itself bounded in time by the read
+    policy, and stopping on elapsed time mid-way would leave intents handled by nobody.
+    """
+    kwargs = transient_retry_kwargs(settings, logger, "notify")
+    kwargs["stop"] = stop_after_attempt(settings.max_retries)
+    return kwargs
 
 
 def _wait_asked(settings: StoqSettings) -> Any:

@@ -1,0 +1,73 @@
+"""The FastAPI application of the sandbox.
+
+Layers, outermost first: fault injection (:mod:`.fault_layer`), Starlette's error handling, the
+gatekeeper (:mod:`.guard`: key, budget, statistics), then the routers: the authenticated API
+(:mod:`.routes`), the public signup endpoint (:mod:`.public`) and the admin routes (:mod:`.admin`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp
+
+from stoq_provider.sandbox import admin, public, routes
+from stoq_provider.sandbox.errors import install_error_handlers
+from stoq_provider.sandbox.fault_layer import FaultMiddleware
+from stoq_provider.sandbox.guard import GuardMiddleware
+from stoq_provider.sandbox.state import SandboxState
+
+DESCRIPTION = (
+    "A local, STOQ-compatible server implementing the STOQ v1 API contract (intents, notifications, "
+    "rate limits) for tests, demos and benchmarks. Routes under /_sandbox are its own admin API."
+)
+
+
+class SandboxAPI(FastAPI):
+    """FastAPI with the fault layer wrapped around the whole middleware stack.
+
+    The fault layer needs the ASGI server's own ``send`` to abort connections (see
+    :mod:`.fault_layer`); an ordinary user middleware only sees Starlette's wrapped ``send``.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        return FaultMiddleware(stack, self.state.sandbox)
+
+
+def _tidy_openapi(schema: dict[str, Any]) -> dict[str, Any]:
+    """Drop FastAPI's automatic ``422`` validation responses: the sandbox answers ``400`` instead."""
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.get("responses", {})
+            validation = responses.get("422", {})
+            ref = str(validation.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref", ""))
+            if ref.endswith("/HTTPValidationError"):
+                del responses["422"]
+    schemas = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    return schema
+
+
+def create_app(state: SandboxState) -> FastAPI:
+    """A sandbox application serving ``state``."""
+    app = SandboxAPI(title="STOQ sandbox", version="1", description=DESCRIPTION)
+    app.state.sandbox = state
+    install_error_handlers(app)
+    app.add_middleware(GuardMiddleware, state=state)
+    app.include_router(routes.router)
+    app.include_router(public.router)
+    app.include_router(admin.router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _tidy_openapi(
+                get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,106 @@
+"""Names and fixed values shared by every module of the sandbox."""
+
+from __future__ import annotations
+
+#: The API key the sandbox accepts unless told otherwise (``stoq_api_key_`` + 32 characters).
+DEFAULT_API_KEY = "stoq_api_key_sandbox0000000000000000000000000"
+#: The shop domain the public create-intent endpoint accepts unless told otherwise.
+DEFAULT_SHOP_DOMAIN = "sandbox-shop.myshopify.com"
+
+#: Prefix of every route that behaves like STOQ (faults apply here, never elsewhere).
+API_ROOT = "/api/v1/"
+#: Base path of the authenticated, rate-limited v1 API.
+EXTERNAL_PREFIX = "/api/v1/external"
+#: Path of the public storefront signup endpoint (no key, not rate limited).
+CREATE_INTENT_PATH = "/api/v1/intents.json"
+#: Prefix of the sandbox's own admin routes (no auth, no budget, no faults).
+ADMIN_PREFIX = "/_sandbox"
+
+#: Header carrying the API key.
+AUTH_HEADER = "X-Auth-Token"
+#: Header carrying the shop domain on the public endpoint.
+SHOP_DOMAIN_HEADER = "X-Shopify-Shop-Domain"
+
+#: Largest ``per_page`` any paginated endpoint accepts.
+MAX_PER_PAGE = 500
+#: ``per_page`` used when the caller gives none.
+DEFAULT_PER_PAGE = 25
+
+# Endpoint names, used by statistics and by fault targeting.
+LIST_INTENTS = "list_intents"
+GET_INTENT = "get_intent"
+NOTIFY_INTENT = "notify_intent"
+BULK_NOTIFY = "bulk_notify"
+BULK_DESTROY = "bulk_destroy"
+TRANSFER_SIGNUPS = "transfer_signups"
+PRODUCTS_IN_DEMAND = "products_in_demand"
+CREATE_INTENT = "create_intent"
+#: Name given to a request under the API root that matches no endpoint.
+UNKNOWN_ENDPOINT = "unknown"
+
+ENDPOINT_NAMES: tuple[str, ...] = (
+    LIST_INTENTS,
+    GET_INTENT,
+    NOTIFY_INTENT,
+    BULK_NOTIFY,
+    BULK_DESTROY,
+    TRANSFER_SIGNUPS,
+    PRODUCTS_IN_DEMAND,
+    CREATE_INTENT,
+)
+
+#: Other spellings accepted where an endpoint name is expected.
+ENDPOINT_ALIASES: dict[str, str] = {
+    "bulk_notify_intent": BULK_NOTIFY,
+    "bulk_notify_intents": BULK_NOTIFY,
+    "delete_intents": BULK_DESTROY,
+}
+
+# Fault kinds.
+FAULT_ERROR500 = "error500"
+FAULT_HTML502 = "html502"
+FAULT_DROP = "drop"
+FAULT_SLOW = "slow"
+FAULT_LOST = "lost"
+FAULT_KINDS: tuple[str, ...] = (FAULT_ERROR500, FAULT_HTML502, FAULT_DROP, FAULT_SLOW, FAULT_LOST)
+#: A script entry meaning "let this request through untouched".
+FAULT_NONE = "none"
+
+#: Fields of the Intent object, in the contract's order.
+INTENT_FIELDS: tuple[str, ...] = (
+    "id",
+    "type",
+    "channel",
+    "email",
+    "phone",
+    "contact",
+    "customer_name",
+    "customer_id",
+    "shop_id",
+    "product_variant_id",
+    "intent_trigger_id",
+    "shopify_variant_id",
+    "shopify_product_id",
+    "shopify_inventory_item_id",
+    "shopify_market_id",
+    "quantity",
+    "sent_notifications_count",
+    "notifications_count",
+    "optin_confirmed",
+    "accepts_marketing",
+    "notified_at",
+    "blocked_at",
+    "unsubscribed_at",
+    "customer_unsubscribed_at",
+    "created_at",
+    "updated_at",
+)
+#: Intent fields holding a date-time (or null).
+INTENT_TIME_FIELDS: tuple[str, ...] = (
+    "notified_at",
+    "blocked_at",
+    "unsubscribed_at",
+    "customer_unsubscribed_at",
+    "created_at",
+    "updated_at",
+)

@@ -1,0 +1,246 @@
+"""Pydantic models of the STOQ v1 request and response bodies, for validation and ``/openapi.json``.
+
+Request bodies use strict types (a string id, a JSON boolean, JSON integers), as the contract says.
+Responses are built as plain dictionaries for speed; the response models here document them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+
+class _Body(BaseModel):
+    """Base of request bodies: unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+# -- shared ---------------------------------------------------------------------------------------
+
+
+class ErrorBody(BaseModel):
+    """``{"error": "<text>"}``."""
+
+    error: str
+
+
+class RateLimitBody(BaseModel):
+    """The ``429`` body."""
+
+    error: str
+    retry_after: float
+    message: str
+
+
+class PageMeta(BaseModel):
+    """Pagination metadata."""
+
+    total_count: int
+    page: int
+    per_page: int
+    total_pages: int
+
+
+class Intent(BaseModel):
+    """One customer's request to be told when one variant is back in stock."""
+
+    id: str
+    type: str = Field(description="restock or wishlist_reminder")
+    channel: str
+    email: str | None
+    phone: str | None
+    contact: str | None
+    customer_name: str | None
+    customer_id: str
+    shop_id: str
+    product_variant_id: str
+    intent_trigger_id: str | None
+    shopify_variant_id: int
+    shopify_product_id: int
+    shopify_inventory_item_id: int | None
+    shopify_market_id: int | None
+    quantity: int
+    sent_notifications_count: int
+    notifications_count: int
+    optin_confirmed: bool
+    accepts_marketing: bool
+    notified_at: str | None = Field(description="null until the intent is sent")
+    blocked_at: str | None
+    unsubscribed_at: str | None
+    customer_unsubscribed_at: str | None
+    created_at: str
+    updated_at: str
+
+
+# -- authenticated endpoints ----------------------------------------------------------------------
+
+
+class IntentPage(BaseModel):
+    """``GET /intents``."""
+
+    intents: list[Intent]
+    meta: PageMeta
+
+
+class NotifyRequest(_Body):
+    """``POST /intents/notify_intent``."""
+
+    id: StrictStr
+    allow_resend: StrictBool = False
+
+
+class NotifyResponse(BaseModel):
+    """A sent notification."""
+
+    success: bool
+    intent_id: str
+
+
+class BulkNotifyRequest(_Body):
+    """``POST /intents/bulk_notify_intent``."""
+
+    intent_ids: list[StrictStr] = Field(min_length=1)
+    allow_resend: StrictBool = False
+
+
+class BulkFailure(BaseModel):
+    """One intent a bulk notify could not send."""
+
+    intent_id: str
+    error: str
+
+
+class BulkNotifyResponse(BaseModel):
+    """``200`` (all sent) or ``207`` (some failed)."""
+
+    success: list[str]
+    failed: list[BulkFailure]
+
+
+class BulkDestroyRequest(_Body):
+    """``DELETE /intents/bulk_destroy``."""
+
+    intent_ids: list[StrictStr] = Field(min_length=1)
+
+
+class BulkDestroyResponse(BaseModel):
+    """Deleted intents."""
+
+    success: bool
+    deleted_count: int
+
+
+class BulkDestroyConflict(BaseModel):
+    """Nothing deleted because some intents were already sent."""
+
+    error: str
+    sent_intent_ids: list[str]
+
+
+class TransferRequest(_Body):
+    """``POST /intents/transfer_signups``."""
+
+    from_shopify_variant_id: StrictInt
+    from_shopify_product_id: StrictInt
+    to_shopify_variant_id: StrictInt
+    to_shopify_product_id: StrictInt
+    intent_type: Literal["unsent", "sent", "all"] = "unsent"
+
+
+class DemandVariant(BaseModel):
+    """A variant listed in ``product_data``."""
+
+    id: int
+    title: str | None
+    sku: str | None
+
+
+class ProductData(BaseModel):
+    """The product of a variant in demand."""
+
+    id: int
+    title: str | None
+    vendor: str | None
+    variants: list[DemandVariant]
+
+
+class DemandItem(BaseModel):
+    """One variant in demand."""
+
+    shopify_variant_id: int
+    shopify_product_id: int
+    shopify_inventory_item_id: int | None
+    total: int
+    pending: int
+    last_requested_at: str | None
+    product_data: ProductData
+
+
+class DemandPage(BaseModel):
+    """``GET /intents/products_in_demand``."""
+
+    product_variants_in_demand: list[DemandItem]
+    has_next_page: bool
+    meta: PageMeta
+
+
+# -- public create-intent endpoint ----------------------------------------------------------------
+
+
+class IntentInput(_Body):
+    """``intent`` of a signup. Missing fields are reported in a ``200 {"errors": [...]}``."""
+
+    shopify_variant_id: StrictInt | None = None
+    shopify_product_id: StrictInt | None = None
+    shopify_market_id: StrictInt | None = None
+    channel: StrictStr | None = Field(default=None, description="email, sms or push")
+    quantity: StrictInt | None = None
+    source: StrictStr | None = None
+
+
+class CustomerInput(_Body):
+    """``customer`` of a signup."""
+
+    id: StrictStr | StrictInt | None = None
+    name: StrictStr | None = None
+    email: StrictStr | None = None
+    phone: StrictStr | None = Field(default=None, description="digits only, no +")
+    push: StrictStr | None = None
+    country_code: StrictStr | None = None
+    country: StrictStr | None = None
+    accepts_marketing: StrictBool | None = None
+    locale: StrictStr | None = None
+    shopify_market_id: StrictInt | None = None
+    shopify_customer_id: StrictStr | StrictInt | None = None
+
+
+class ProductInput(_Body):
+    """``product`` of a signup (informational)."""
+
+    variant_count: StrictInt | None = None
+    title: StrictStr | None = None
+    variant_title: StrictStr | None = None
+    vendor: StrictStr | None = None
+    sku: StrictStr | None = None
+
+
+class CreateIntentRequest(_Body):
+    """``POST /api/v1/intents.json``."""
+
+    intent: IntentInput
+    customer: CustomerInput
+    product: ProductInput | None = None
+
+
+class CreateIntentResponse(BaseModel):
+    """``201``: the intent created."""
+
+    intent: Intent
+
+
+class CreateIntentErrors(BaseModel):
+    """``200`` that is NOT a success: the signup was processed but refused."""
+
+    errors: list[str]

@@ -1,0 +1,229 @@
+"""The authenticated STOQ v1 endpoints under ``/api/v1/external``.
+
+Authentication and the rate budget are enforced in front of the router (see :mod:`.guard`); the
+``X-Auth-Token`` security dependency here only documents the scheme in ``/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Security
+from fastapi.security import APIKeyHeader
+from starlette.responses import JSONResponse, Response
+
+from stoq_provider.sandbox import demand, operations
+from stoq_provider.sandbox.constants import (
+    AUTH_HEADER,
+    BULK_DESTROY,
+    BULK_NOTIFY,
+    DEFAULT_PER_PAGE,
+    EXTERNAL_PREFIX,
+    GET_INTENT,
+    LIST_INTENTS,
+    MAX_PER_PAGE,
+    NOTIFY_INTENT,
+    PRODUCTS_IN_DEMAND,
+    TRANSFER_SIGNUPS,
+)
+from stoq_provider.sandbox.deps import State
+from stoq_provider.sandbox.errors import ApiError
+from stoq_provider.sandbox.models import (
+    BulkDestroyConflict,
+    BulkDestroyRequest,
+    BulkDestroyResponse,
+    BulkNotifyRequest,
+    BulkNotifyResponse,
+    DemandPage,
+    ErrorBody,
+    Intent,
+    IntentPage,
+    NotifyRequest,
+    NotifyResponse,
+    RateLimitBody,
+    TransferRequest,
+)
+from stoq_provider.sandbox.store import IntentFilter
+from stoq_provider.sandbox.timeutil import parse_day
+
+api_key_header = APIKeyHeader(name=AUTH_HEADER, auto_error=False, description="The store's STOQ API key")
+
+
+DateParam = Annotated[
+    str | None,
+    Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD (inclusive, on creation date)"),
+]
+Page = Annotated[int, Query(ge=1, description="1-based page number")]
+PerPage = Annotated[int, Query(ge=1, le=MAX_PER_PAGE, description=f"items per page (at most {MAX_PER_PAGE})")]
+
+_COMMON: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Bad request"},
+    401: {"model": ErrorBody, "description": "Missing or invalid API key"},
+    429: {"model": RateLimitBody, "description": "Rate limit exceeded"},
+}
+
+
+def _responses(*extra: tuple[int, type, str]) -> dict[int | str, dict[str, Any]]:
+    responses = dict(_COMMON)
+    for status, model, description in extra:
+        responses[status] = {"model": model, "description": description}
+    return responses
+
+
+router = APIRouter(prefix=EXTERNAL_PREFIX, tags=["intents"], dependencies=[Security(api_key_header)])
+
+
+def _days(start_date: str | None, end_date: str | None) -> tuple[str | None, str | None]:
+    """Validate a date range; return it as ``YYYY-MM-DD`` strings."""
+    for name, value in (("start_date", start_date), ("end_date", end_date)):
+        if value is not None:
+            try:
+                parse_day(value)
+            except ValueError:
+                raise ApiError.of(400, f"{name} is not a valid date (expected YYYY-MM-DD)") from None
+    if start_date is not None and end_date is not None and end_date < start_date:
+        raise ApiError.of(400, "end_date must not be before start_date")
+    return start_date, end_date
+
+
+def _page(items: Sequence[Any], page: int, per_page: int) -> tuple[list[Any], dict[str, int]]:
+    """One page of ``items`` and its ``meta``."""
+    start = (page - 1) * per_page
+    meta = {
+        "total_count": len(items),
+        "page": page,
+        "per_page": per_page,
+        "total_pages": math.ceil(len(items) / per_page),
+    }
+    return list(items[start : start + per_page]), meta
+
+
+@router.get("/intents", name=LIST_INTENTS, response_model=None, responses=_responses((200, IntentPage, "A page")))
+async def list_intents(
+    state: State,
+    shopify_variant_id: int | None = None,
+    shopify_product_id: int | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    start_date: DateParam = None,
+    end_date: DateParam = None,
+    notified: Annotated[Literal["true", "false"] | None, Query(description="true: already notified")] = None,
+    page: Page = 1,
+    per_page: PerPage = DEFAULT_PER_PAGE,
+) -> JSONResponse:
+    """List and filter intents, oldest first (``created_at``, then ``id``)."""
+    start_day, end_day = _days(start_date, end_date)
+    flt = IntentFilter(
+        shopify_variant_id=shopify_variant_id,
+        shopify_product_id=shopify_product_id,
+        email=email,
+        phone=phone,
+        start_day=start_day,
+        end_day=end_day,
+        notified=None if notified is None else notified == "true",
+    )
+    intents, meta = _page(state.store.query(flt), page, per_page)
+    return JSONResponse({"intents": intents, "meta": meta})
+
+
+@router.get(
+    "/intents/products_in_demand",
+    name=PRODUCTS_IN_DEMAND,
+    response_model=None,
+    responses=_responses((200, DemandPage, "A page of variants in demand")),
+)
+async def products_in_demand(
+    state: State,
+    start_date: DateParam = None,
+    end_date: DateParam = None,
+    page: Page = 1,
+    per_page: PerPage = DEFAULT_PER_PAGE,
+) -> JSONResponse:
+    """Variants with signups, most requested first."""
+    start_day, end_day = _days(start_date, end_date)
+    items, meta = _page(demand.products_in_demand(state, start_day=start_day, end_day=end_day), page, per_page)
+    return JSONResponse(
+        {"product_variants_in_demand": items, "has_next_page": page < meta["total_pages"], "meta": meta}
+    )
+
+
+@router.get(
+    "/intents/{intent_id}",
+    name=GET_INTENT,
+    response_model=None,
+    responses=_responses((200, Intent, "The intent"), (404, ErrorBody, "Intent not found")),
+)
+async def get_intent(state: State, intent_id: str) -> JSONResponse:
+    """One intent."""
+    intent = state.store.get(intent_id)
+    if intent is None:
+        raise ApiError.of(404, operations.NOT_FOUND)
+    return JSONResponse(intent)
+
+
+@router.post(
+    "/intents/notify_intent",
+    name=NOTIFY_INTENT,
+    response_model=None,
+    responses=_responses(
+        (200, NotifyResponse, "Sent"),
+        (404, ErrorBody, "Intent not found"),
+        (422, ErrorBody, "Not sent (already notified, unsubscribed or blocked)"),
+    ),
+)
+async def notify_intent(state: State, body: NotifyRequest) -> JSONResponse:
+    """Send the back-in-stock notification of one intent."""
+    operations.notify(state, body.id, allow_resend=body.allow_resend)
+    return JSONResponse({"success": True, "intent_id": body.id})
+
+
+@router.post(
+    "/intents/bulk_notify_intent",
+    name=BULK_NOTIFY,
+    response_model=None,
+    responses=_responses((200, BulkNotifyResponse, "All sent"), (207, BulkNotifyResponse, "Some not sent")),
+)
+async def bulk_notify_intent(state: State, body: BulkNotifyRequest) -> JSONResponse:
+    """Send the notifications of many intents; ``207`` when any of them failed."""
+    success, failed = operations.bulk_notify(state, body.intent_ids, allow_resend=body.allow_resend)
+    return JSONResponse({"success": success, "failed": failed}, status_code=207 if failed else 200)
+
+
+@router.delete(
+    "/intents/bulk_destroy",
+    name=BULK_DESTROY,
+    response_model=None,
+    responses=_responses(
+        (200, BulkDestroyResponse, "Deleted"),
+        (404, ErrorBody, "No valid intents"),
+        (422, BulkDestroyConflict, "Some intents were already sent: nothing deleted"),
+    ),
+)
+async def bulk_destroy(state: State, body: BulkDestroyRequest) -> JSONResponse:
+    """Delete unsent intents, all or nothing."""
+    deleted = operations.bulk_destroy(state, body.intent_ids)
+    return JSONResponse({"success": True, "deleted_count": deleted})
+
+
+@router.post(
+    "/intents/transfer_signups",
+    name=TRANSFER_SIGNUPS,
+    response_class=Response,
+    responses={
+        **_responses((422, ErrorBody, "Transfer failed")),
+        200: {"description": "Transferred (empty body)", "content": {}},
+    },
+)
+async def transfer_signups(state: State, body: TransferRequest) -> Response:
+    """Move signups from one variant to another."""
+    operations.transfer_signups(
+        state,
+        from_variant_id=body.from_shopify_variant_id,
+        from_product_id=body.from_shopify_product_id,
+        to_variant_id=body.to_shopify_variant_id,
+        to_product_id=body.to_shopify_product_id,
+        intent_type=body.intent_type,
+    )
+    return Response(status_code=200)
