@@ -74,6 +74,7 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "hooks": [{"integration-name": "STOQ", "python-modules": ["stoq_provider.hooks.stoq"]}],
+        "operators": [{"integration-name": "STOQ", "python-modules": ["stoq_provider.operators.notify"]}],
         "connection-types": [
             {
                 "hook-class-name": "stoq_provider.hooks.stoq.StoqHook",
@@ -83,4 +84,5 @@ def get_provider_info() -> dict[str, Any]:
                 "ui-field-behaviour": _UI_FIELD_BEHAVIOUR,
             }
         ],
+        "notifications": ["stoq_provider.notifications.stoq.StoqNotifier"],
     }

@@ -1,0 +1,103 @@
+"""Send STOQ restock alerts from a task callback (``on_success_callback`` of an inventory sync)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseNotifier
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from stoq_provider.hooks.stoq import StoqHook
+
+
+class StoqNotifier(BaseNotifier):
+    """The restock alerts of :class:`~stoq_provider.operators.notify.StoqNotifyOperator`, as a callback.
+
+    Same selectors and options, all templated: in a callback, hand over an upstream result with Jinja, e.g.
+    ``shopify_variant_ids="{{ ti.xcom_pull(task_ids='sync_inventory') }}"``. A callback cannot fail its task:
+    with ``on_partial_failure="fail"`` failures are logged at ERROR with the summary; the alerts that could be
+    sent were sent, exactly once, and running it again sends only what is still pending.
+
+    :param stoq_conn_id: the STOQ connection.
+    :param intent_ids: STOQ intent IDs to notify.
+    :param shopify_variant_ids: restocked Shopify variant IDs.
+    :param shopify_product_ids: restocked Shopify product IDs.
+    :param inventory: ``{shopify_variant_id: units_available}`` for quantity-aware alerts.
+    :param allow_resend: alert again customers already alerted.
+    :param intent_types: intent types to notify.
+    :param batch_size: intent IDs per bulk call.
+    :param on_partial_failure: ``fail`` (log at ERROR) or ``warn`` (log at WARNING).
+    :param dry_run: report what would be sent; send nothing.
+
+    Usage::
+
+        @task(on_success_callback=send_stoq_restock_alerts(
+            shopify_variant_ids="{{ ti.xcom_pull(task_ids='sync_inventory') }}"))
+        def sync_inventory() -> list[int]: ...
+    """
+
+    template_fields: Sequence[str] = ("intent_ids", "shopify_variant_ids", "shopify_product_ids", "inventory")
+
+    def __init__(
+        self,
+        *,
+        stoq_conn_id: str = "stoq_default",
+        intent_ids: Any = None,
+        shopify_variant_ids: Any = None,
+        shopify_product_ids: Any = None,
+        inventory: Any = None,
+        allow_resend: bool = False,
+        intent_types: Sequence[str] = ("restock",),
+        batch_size: int | None = None,
+        on_partial_failure: str = "fail",
+        dry_run: bool = False,
+    ) -> None:
+        super().__init__()
+        self.stoq_conn_id = stoq_conn_id
+        self.intent_ids = intent_ids
+        self.shopify_variant_ids = shopify_variant_ids
+        self.shopify_product_ids = shopify_product_ids
+        self.inventory = inventory
+        self.allow_resend = allow_resend
+        self.intent_types = intent_types
+        self.batch_size = batch_size
+        self.on_partial_failure = on_partial_failure
+        self.dry_run = dry_run
+        #: The summary of the last run (for tests and callers that keep the notifier object).
+        self.summary: dict[str, Any] | None = None
+
+    @cached_property
+    def hook(self) -> StoqHook:
+        """The STOQ hook (built on first use)."""
+        from stoq_provider.hooks.stoq import StoqHook
+
+        return StoqHook(stoq_conn_id=self.stoq_conn_id)
+
+    def notify(self, context: Context) -> None:
+        from stoq_provider.utils.restock import RestockAlerts, RestockRequest, StoqNotifyPartialFailure
+
+        request = RestockRequest.build(
+            type(self).__name__,
+            intent_ids=self.intent_ids,
+            shopify_variant_ids=self.shopify_variant_ids,
+            shopify_product_ids=self.shopify_product_ids,
+            inventory=self.inventory,
+            allow_resend=self.allow_resend,
+            intent_types=self.intent_types,
+            batch_size=self.batch_size,
+            on_partial_failure="warn" if self.on_partial_failure == "warn" else "fail",
+            dry_run=self.dry_run,
+        )
+        try:
+            self.summary = RestockAlerts(self.hook, request, self.log).run()
+        except StoqNotifyPartialFailure as exc:
+            self.summary = exc.summary
+            raise
+
+
+#: Function-style alias, in the manner of Airflow's ``send_slack_notification``.
+send_stoq_restock_alerts = StoqNotifier

@@ -1,0 +1,285 @@
+"""Restock alerts, from "these variants are back" to one alert per waiting customer: the core of the
+operator and the notifier.
+
+A :class:`RestockRequest` is validated before anything is sent. :class:`RestockAlerts` then
+
+1. selects the intents: the given IDs, or the pending intents (``notified=false``) of the given variants or
+   products, skipping unsubscribed, customer-unsubscribed, blocked and other-type intents;
+2. for an ``inventory`` mapping, keeps per variant the longest-waiting intents whose requested quantities fit
+   the units available (see :func:`fit_inventory`);
+3. sends them with :meth:`StoqHook.bulk_notify_intents` (exactly once each), logging progress;
+4. returns a small JSON summary with counts only (no customer data).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from stoq_provider.exceptions import StoqBulkNotifyInterrupted, StoqConfigError, StoqError
+from stoq_provider.utils import selectors, validation
+
+if TYPE_CHECKING:
+    from stoq_provider.hooks.stoq import StoqHook
+    from stoq_provider.utils.results import BulkNotifyResult
+
+#: Failed ``(intent_id, error)`` pairs kept in a summary; the rest are only counted.
+MAX_REPORTED_FAILURES = 50
+PARTIAL_FAILURE_POLICIES = ("fail", "warn")
+SELECTORS = ("intent_ids", "shopify_variant_ids", "shopify_product_ids", "inventory")
+#: Fields that, when set, mean the customer must not be alerted.
+_OPTED_OUT = ("unsubscribed_at", "customer_unsubscribed_at", "blocked_at")
+#: Progress is logged every this many batches (and at the end).
+PROGRESS_EVERY = 5
+
+
+class StoqNotifyPartialFailure(StoqError):
+    """Some intents could not be notified; everything that could be sent was sent.
+
+    :param message: what happened and what to do.
+    :param summary: the run's JSON summary.
+    """
+
+    def __init__(self, message: str, *, summary: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+@dataclass(frozen=True)
+class RestockRequest:
+    """Validated options of one restock-alert run (see :class:`StoqNotifyOperator` for their meaning)."""
+
+    selector: str
+    intent_ids: tuple[str, ...] = ()
+    variant_ids: tuple[int, ...] = ()
+    product_ids: tuple[int, ...] = ()
+    inventory: Mapping[int, int] = field(default_factory=dict)
+    allow_resend: bool = False
+    intent_types: tuple[str, ...] = ("restock",)
+    batch_size: int | None = None
+    on_partial_failure: str = "fail"
+    dry_run: bool = False
+
+    @classmethod
+    def build(
+        cls,
+        owner: str,
+        *,
+        intent_ids: Any = None,
+        shopify_variant_ids: Any = None,
+        shopify_product_ids: Any = None,
+        inventory: Any = None,
+        allow_resend: bool = False,
+        intent_types: Iterable[str] = ("restock",),
+        batch_size: int | None = None,
+        on_partial_failure: str = "fail",
+        dry_run: bool = False,
+    ) -> RestockRequest:
+        """Check every option (raising :class:`StoqConfigError` naming the parameter) and normalise them."""
+        from stoq_provider.hooks.stoq import MAX_BATCH_SIZE
+
+        selector = selectors.exactly_one(
+            owner,
+            intent_ids=intent_ids,
+            shopify_variant_ids=shopify_variant_ids,
+            shopify_product_ids=shopify_product_ids,
+            inventory=inventory,
+        )
+        types = (intent_types,) if isinstance(intent_types, str) else tuple(intent_types or ())
+        if not types or not all(isinstance(t, str) and t for t in types):
+            raise StoqConfigError(f"{owner}: intent_types must be a non-empty list of intent types, e.g. ['restock'].")
+        if batch_size is not None:
+            validation.positive_int(batch_size, "batch_size", maximum=MAX_BATCH_SIZE)
+        validation.choice(on_partial_failure, "on_partial_failure", PARTIAL_FAILURE_POLICIES)
+        return cls(
+            selector=selector,
+            intent_ids=tuple(selectors.intent_ids(intent_ids)) if selector == "intent_ids" else (),
+            variant_ids=tuple(selectors.shopify_ids(shopify_variant_ids, "shopify_variant_ids"))
+            if selector == "shopify_variant_ids"
+            else (),
+            product_ids=tuple(selectors.shopify_ids(shopify_product_ids, "shopify_product_ids"))
+            if selector == "shopify_product_ids"
+            else (),
+            inventory=selectors.inventory(inventory) if selector == "inventory" else {},
+            allow_resend=bool(allow_resend),
+            intent_types=types,
+            batch_size=batch_size,
+            on_partial_failure=on_partial_failure,
+            dry_run=bool(dry_run),
+        )
+
+
+def fit_inventory(intents: Sequence[Mapping[str, Any]], units: int) -> tuple[list[Mapping[str, Any]], int]:
+    """Pick the intents one restock of ``units`` can serve, first come first served.
+
+    Intents are taken in order of waiting time (oldest ``created_at`` first, then ID) while the sum of their
+    requested ``quantity`` (1 when missing) still fits ``units``. The first one that does not fit stops the
+    selection, so nobody who waited longer is passed over by a smaller request. Returns the chosen intents and
+    how many were held back for the next restock.
+    """
+    ordered = sorted(intents, key=lambda i: (str(i.get("created_at") or ""), str(i.get("id"))))
+    chosen: list[Mapping[str, Any]] = []
+    used = 0
+    for intent in ordered:
+        quantity = intent.get("quantity")
+        need = quantity if isinstance(quantity, int) and not isinstance(quantity, bool) and quantity > 0 else 1
+        if used + need > units:
+            break
+        chosen.append(intent)
+        used += need
+    return chosen, len(ordered) - len(chosen)
+
+
+def _variant_row() -> dict[str, int]:
+    return {"pending": 0, "eligible": 0, "skipped": 0, "held_back": 0, "notified": 0, "already_notified": 0, "failed": 0}
+
+
+class RestockAlerts:
+    """One run of restock alerts.
+
+    :param hook: the hook to list and notify through.
+    :param request: the validated options.
+    :param logger: where progress goes (IDs and counts only).
+    """
+
+    def __init__(self, hook: StoqHook, request: RestockRequest, logger: logging.Logger) -> None:
+        self.hook = hook
+        self.request = request
+        self.log = logger
+        self.per_variant: dict[str, dict[str, int]] = {}
+        self.variant_of: dict[str, str] = {}
+        self.skipped = 0
+        self.held_back = 0
+
+    # ------------------------------------------------------------------ selection
+
+    def select(self) -> list[str]:
+        """The intent IDs to notify, in order; fills the per-variant counts."""
+        request = self.request
+        if request.selector == "intent_ids":
+            return list(request.intent_ids)
+        chosen: list[str] = []
+        if request.selector == "shopify_product_ids":
+            groups: dict[int, list[dict[str, Any]]] = {}
+            for product in request.product_ids:
+                for intent in self._listing(shopify_product_id=product):
+                    groups.setdefault(int(intent.get("shopify_variant_id") or 0), []).append(intent)
+        else:
+            variants = request.variant_ids or tuple(request.inventory)
+            groups = {variant: list(self._listing(shopify_variant_id=variant)) for variant in variants}
+        for variant, intents in groups.items():
+            row = self.per_variant.setdefault(str(variant), _variant_row())
+            eligible = [i for i in intents if self._eligible(i)]
+            row["pending"], row["eligible"] = len(intents), len(eligible)
+            row["skipped"] = len(intents) - len(eligible)
+            self.skipped += row["skipped"]
+            if request.selector == "inventory":
+                eligible, row["held_back"] = fit_inventory(eligible, request.inventory[variant])
+                row["eligible"] = len(eligible)
+                self.held_back += row["held_back"]
+            for intent in eligible:
+                self.variant_of[str(intent["id"])] = str(variant)
+                chosen.append(str(intent["id"]))
+        return chosen
+
+    def _listing(self, **filters: int) -> Iterable[dict[str, Any]]:
+        # With allow_resend the caller wants already-alerted customers too; otherwise only pending ones.
+        notified = None if self.request.allow_resend else False
+        return self.hook.list_intents(notified=notified, **filters)
+
+    def _eligible(self, intent: Mapping[str, Any]) -> bool:
+        if intent.get("type", "restock") not in self.request.intent_types:
+            return False
+        if any(intent.get(field) for field in _OPTED_OUT):
+            return False
+        return self.request.allow_resend or not intent.get("notified_at")
+
+    # ------------------------------------------------------------------ sending
+
+    def run(self) -> dict[str, Any]:
+        """Select, send and summarise; raises :class:`StoqNotifyPartialFailure` per ``on_partial_failure``."""
+        ids = self.select()
+        self.log.info(
+            "STOQ restock alerts: %d intents to notify, %d skipped (unsubscribed, blocked or other type), "
+            "%d held back by inventory, over %d variants%s.",
+            len(ids), self.skipped, self.held_back, len(self.per_variant), " (dry run: nothing is sent)" if self.request.dry_run else "",
+        )
+        if self.request.dry_run or not ids:
+            return self._summary(len(ids), None)
+        try:
+            result = self.hook.bulk_notify_intents(
+                ids,
+                allow_resend=self.request.allow_resend,
+                batch_size=self.request.batch_size,
+                progress=self._progress_logger(len(ids)),
+            )
+        except StoqBulkNotifyInterrupted as exc:
+            summary = self._summary(len(ids), exc.result, interrupted=str(exc))
+            raise StoqNotifyPartialFailure(str(exc), summary=summary) from None
+        summary = self._summary(len(ids), result)
+        if result.failed:
+            message = (
+                f"STOQ restock alerts: {summary['failed']} of {summary['requested']} intents failed "
+                f"({summary['notified']} notified, {summary['already_notified']} already notified). "
+                f"First failures: {summary['failures'][:5]}. Everything else was sent; a retry sends only what "
+                "is still pending."
+            )
+            if self.request.on_partial_failure == "fail":
+                raise StoqNotifyPartialFailure(message, summary=summary)
+            self.log.warning("%s (on_partial_failure='warn': not failing the task)", message)
+        return summary
+
+    def _progress_logger(self, total: int) -> Any:
+        started = time.monotonic()
+        batches = [0]
+
+        def progress(result: BulkNotifyResult) -> None:
+            batches[0] += 1
+            done = result.handled
+            if batches[0] % PROGRESS_EVERY and done < total:
+                return
+            elapsed = time.monotonic() - started
+            left = (total - done) * elapsed / done if done else 0.0
+            self.log.info(
+                "STOQ notify progress: %d/%d intents (%.0f%%), %d failed so far, about %.0f s left.",
+                done, total, 100.0 * done / total, len(result.failed), left,
+            )
+
+        return progress
+
+    def _summary(self, requested: int, result: BulkNotifyResult | None, *, interrupted: str | None = None) -> dict[str, Any]:
+        outcome = {"notified": [], "already_notified": [], "failed": []}  # type: dict[str, list[str]]
+        if result is not None:
+            outcome = {
+                "notified": result.sent,
+                "already_notified": result.already_notified,
+                "failed": [iid for iid, _ in result.failed],
+            }
+            for key, ids in outcome.items():
+                for iid in ids:
+                    variant = self.variant_of.get(iid)
+                    if variant is not None:
+                        self.per_variant[variant][key] += 1
+        failures = [{"intent_id": iid, "error": error} for iid, error in (result.failed if result else [])]
+        summary: dict[str, Any] = {
+            "selector": self.request.selector,
+            "dry_run": self.request.dry_run,
+            "requested": requested,
+            "notified": len(outcome["notified"]),
+            "already_notified": len(outcome["already_notified"]),
+            "skipped": self.skipped,
+            "held_back": self.held_back,
+            "failed": len(outcome["failed"]),
+            "per_variant": self.per_variant,
+            "failures": failures[:MAX_REPORTED_FAILURES],
+            "failures_truncated": len(failures) > MAX_REPORTED_FAILURES,
+        }
+        if self.request.dry_run:
+            summary["would_notify"] = requested
+        if interrupted:
+            summary["interrupted"] = True
+            summary["not_handled"] = requested - (result.handled if result else 0)
+        return summary
