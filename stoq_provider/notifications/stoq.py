@@ -40,7 +40,13 @@ class StoqNotifier(BaseNotifier):
         def sync_inventory() -> list[int]: ...
     """
 
-    template_fields: Sequence[str] = ("intent_ids", "shopify_variant_ids", "shopify_product_ids", "inventory")
+    template_fields: Sequence[str] = (
+        "intent_ids",
+        "shopify_variant_ids",
+        "shopify_product_ids",
+        "inventory",
+        "dry_run",
+    )
 
     def __init__(
         self,

@@ -56,7 +56,13 @@ class StoqNotifyOperator(BaseOperator):
         StoqNotifyOperator(task_id="alert_waiting_customers", shopify_variant_ids=sync)
     """
 
-    template_fields: Sequence[str] = ("intent_ids", "shopify_variant_ids", "shopify_product_ids", "inventory")
+    template_fields: Sequence[str] = (
+        "intent_ids",
+        "shopify_variant_ids",
+        "shopify_product_ids",
+        "inventory",
+        "dry_run",
+    )
     ui_color = "#e8f4ea"
 
     def __init__(

@@ -104,12 +104,24 @@ class RestockRequest:
             if selector == "shopify_product_ids"
             else (),
             inventory=selectors.inventory(inventory) if selector == "inventory" else {},
-            allow_resend=bool(allow_resend),
+            allow_resend=_flag(allow_resend, "allow_resend"),
             intent_types=types,
             batch_size=batch_size,
             on_partial_failure=on_partial_failure,
-            dry_run=bool(dry_run),
+            dry_run=_flag(dry_run, "dry_run"),
         )
+
+
+def _flag(value: Any, name: str) -> bool:
+    """A boolean option, also from rendered template text (``"True"``/``"false"``); anything else is refused."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"true", "1", "yes"}:
+        return True
+    if text in {"false", "0", "no", "", "none"}:
+        return False
+    raise StoqConfigError(f"{name} must be true or false, got {value!r}.")
 
 
 def fit_inventory(intents: Sequence[Mapping[str, Any]], units: int) -> tuple[list[Mapping[str, Any]], int]:
