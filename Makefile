@@ -7,9 +7,10 @@ AIRFLOW_VERSION ?= 3.3.2
 STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
 PYTEST_ARGS ?=
 
-.PHONY: help venv test clean
+.PHONY: help venv test demo clean
 
 help:
+	@echo "make demo   - run the core example DAG end to end with real Airflow against the local STOQ sandbox"
 	@echo "make test   - create $(VENV), install the provider with its dev extra, run the whole test suite"
 	@echo "make clean  - remove the virtualenv and build/test leftovers"
 
@@ -25,5 +26,8 @@ $(STAMP): pyproject.toml
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+demo: venv
+	$(BIN)/python scripts/demo.py
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .airflow
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .airflow .demo

@@ -82,3 +82,45 @@ def _no_secret_in_logs(
     text = "\n".join((caplog.text, out, err))
     leaked = [needle for needle in needles if needle and needle in text]
     assert not leaked, f"{len(leaked)} secret(s) or contact detail(s) reached the logs"
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> str:
+    """Migrate the test Airflow home's SQLite database once per session (about 3 s); returns AIRFLOW_HOME."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    subprocess.run([airflow, "db", "migrate"], check=True, capture_output=True, timeout=300)
+    subprocess.run([airflow, "pools", "set", "stoq", "4", "STOQ tasks"], check=True, capture_output=True, timeout=120)
+    return os.environ["AIRFLOW_HOME"]
+
+
+@pytest.fixture
+def dags_test(airflow_db, stoq_sandbox):
+    """Run ``airflow dags test DAG_ID`` on the example DAGs in a subprocess, against the sandbox."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    dags = str(Path(__file__).resolve().parent.parent / "example_dags")
+
+    def run(dag_id: str, conf: dict | None = None, *, check: bool = True, **extra: object):
+        env = dict(os.environ)
+        env.update(
+            AIRFLOW__CORE__DAGS_FOLDER=dags,
+            AIRFLOW_CONN_STOQ_DEFAULT=stoq_sandbox.connection_json(**{**FAST_EXTRAS, **extra}),
+        )
+        args = [airflow, "dags", "test", dag_id] + (["-c", json.dumps(conf)] if conf else [])
+        done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+        pii = stoq_sandbox.pii()
+        output = done.stdout + done.stderr
+        leaked = [n for n in (pii["api_key"], *pii["emails"], *pii["phones"]) if n and n in output]
+        assert not leaked, f"{len(leaked)} secret(s) or contact detail(s) reached the output of {dag_id}"
+        if check and (done.returncode or "state=success" not in done.stdout + done.stderr):
+            raise AssertionError(f"airflow dags test {dag_id} failed:\n{(done.stdout + done.stderr)[-4000:]}")
+        return done
+
+    return run
