@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import pendulum
 from airflow.sdk import Param, dag, task
+from stoq_provider.sensors.intents import StoqPendingIntentsSensor
 
 from stoq_provider.operators.notify import StoqNotifyOperator
-from stoq_provider.sensors.intents import StoqPendingIntentsSensor
 
 
 @dag(

@@ -7,8 +7,8 @@ import threading
 import time
 
 import pytest
-from helpers import calls, points
 import requests
+from helpers import calls
 
 from stoq_provider.exceptions import StoqConfigError, StoqRequestError, StoqServerError, StoqTransportError
 from stoq_provider.hooks.stoq import StoqHook
