@@ -75,6 +75,8 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "hooks": [{"integration-name": "STOQ", "python-modules": ["stoq_provider.hooks.stoq"]}],
         "operators": [{"integration-name": "STOQ", "python-modules": ["stoq_provider.operators.notify"]}],
+        "sensors": [{"integration-name": "STOQ", "python-modules": ["stoq_provider.sensors.intents"]}],
+        "triggers": [{"integration-name": "STOQ", "python-modules": ["stoq_provider.triggers.intents"]}],
         "connection-types": [
             {
                 "hook-class-name": "stoq_provider.hooks.stoq.StoqHook",

@@ -107,10 +107,10 @@ def dags_test(airflow_db, stoq_sandbox):
     airflow = str(Path(sys.executable).with_name("airflow"))
     dags = str(Path(__file__).resolve().parent.parent / "example_dags")
 
-    def run(dag_id: str, conf: dict | None = None, *, check: bool = True, **extra: object):
+    def run(dag_id: str, conf: dict | None = None, *, check: bool = True, folder: str | None = None, **extra: object):
         env = dict(os.environ)
         env.update(
-            AIRFLOW__CORE__DAGS_FOLDER=dags,
+            AIRFLOW__CORE__DAGS_FOLDER=folder or dags,
             AIRFLOW_CONN_STOQ_DEFAULT=stoq_sandbox.connection_json(**{**FAST_EXTRAS, **extra}),
         )
         args = [airflow, "dags", "test", dag_id] + (["-c", json.dumps(conf)] if conf else [])

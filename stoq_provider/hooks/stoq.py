@@ -178,21 +178,29 @@ class StoqHook(BaseHook):
         :param end_date: created on or before this day.
         :param notified: ``False`` for intents not yet sent, ``True`` for sent ones, ``None`` for all.
         """
-        filters = self._intent_filters(
-            shopify_variant_id, shopify_product_id, email, phone, start_date, end_date, notified
+        filters = self.intent_filters(
+            shopify_variant_id=shopify_variant_id,
+            shopify_product_id=shopify_product_id,
+            email=email,
+            phone=phone,
+            start_date=start_date,
+            end_date=end_date,
+            notified=notified,
         )
         return self._pages(filters)
 
-    def _intent_filters(
-        self,
-        variant: Any,
-        product: Any,
-        email: str | None,
-        phone: str | None,
-        start_date: Any,
-        end_date: Any,
-        notified: bool | None,
+    @staticmethod
+    def intent_filters(
+        *,
+        shopify_variant_id: Any = None,
+        shopify_product_id: Any = None,
+        email: str | None = None,
+        phone: str | None = None,
+        start_date: Any = None,
+        end_date: Any = None,
+        notified: bool | None = None,
     ) -> dict[str, Any]:
+        """Validate :meth:`list_intents` filters into query values (shared with the async hook)."""
         start, end = validation.date_range(start_date, end_date)
         if notified is not None and not isinstance(notified, bool):
             raise StoqConfigError(f"notified must be True, False or None, got {notified!r}.")
@@ -201,6 +209,7 @@ class StoqHook(BaseHook):
                 raise StoqConfigError(f"{name} must be a non-empty string when given.")
             if value:
                 _mask(value)
+        variant, product = shopify_variant_id, shopify_product_id
         return {
             "shopify_variant_id": None if variant is None else validation.shopify_id(variant, "shopify_variant_id"),
             "shopify_product_id": None if product is None else validation.shopify_id(product, "shopify_product_id"),
@@ -211,6 +220,14 @@ class StoqHook(BaseHook):
             "notified": notified,
         }
 
+    @staticmethod
+    def last_page(page: int, intents: list[dict[str, Any]], meta: Mapping[str, Any]) -> bool:
+        """Whether paging stops after ``page`` (a short page, or ``meta.total_pages`` reached)."""
+        total_pages = meta.get("total_pages")
+        if not intents or len(intents) < MAX_PER_PAGE:
+            return True
+        return isinstance(total_pages, int) and page >= total_pages
+
     def _pages(self, filters: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         from stoq_provider.utils.protocol import parse_intents_page
 
@@ -219,10 +236,7 @@ class StoqHook(BaseHook):
             body = self._send(endpoints.list_intents(filters, page=page))
             intents, meta = parse_intents_page(body, per_page=MAX_PER_PAGE)
             yield from intents
-            total_pages = meta.get("total_pages")
-            if not intents or len(intents) < MAX_PER_PAGE:
-                return
-            if isinstance(total_pages, int) and page >= total_pages:
+            if self.last_page(page, intents, meta):
                 return
             page += 1
 
