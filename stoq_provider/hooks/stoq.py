@@ -125,11 +125,7 @@ class StoqHook(BaseHook):
         try:
             conn = self.get_connection(self.stoq_conn_id)
         except AirflowNotFoundException:
-            raise StoqConfigError(
-                f"Airflow connection {self.stoq_conn_id!r} does not exist. Create it with conn type 'stoq' and "
-                "the store's API key as password, e.g. AIRFLOW_CONN_STOQ_DEFAULT='{\"conn_type\": \"stoq\", "
-                "\"password\": \"stoq_api_key_...\"}'."
-            ) from None
+            raise missing_connection(self.stoq_conn_id) from None
         settings = StoqSettings.from_connection(conn)
         _mask(settings.api_key)
         if settings.base_url.startswith("http://"):
@@ -199,8 +195,13 @@ class StoqHook(BaseHook):
         start_date: Any = None,
         end_date: Any = None,
         notified: bool | None = None,
+        mask: Callable[[str], None] | None = None,
     ) -> dict[str, Any]:
-        """Validate :meth:`list_intents` filters into query values (shared with the async hook)."""
+        """Validate :meth:`list_intents` filters into query values (shared with the async hook).
+
+        ``email`` and ``phone`` are registered with the secrets masker through ``mask`` (by default Airflow's
+        ``mask_secret``); the async hook passes its own non-blocking masker.
+        """
         start, end = validation.date_range(start_date, end_date)
         if notified is not None and not isinstance(notified, bool):
             raise StoqConfigError(f"notified must be True, False or None, got {notified!r}.")
@@ -208,7 +209,7 @@ class StoqHook(BaseHook):
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise StoqConfigError(f"{name} must be a non-empty string when given.")
             if value:
-                _mask(value)
+                (mask or _mask)(value)
         variant, product = shopify_variant_id, shopify_product_id
         return {
             "shopify_variant_id": None if variant is None else validation.shopify_id(variant, "shopify_variant_id"),
@@ -486,6 +487,15 @@ class StoqHook(BaseHook):
         if product:
             body["product"] = dict(product)
         return body
+
+
+def missing_connection(conn_id: str) -> StoqConfigError:
+    """The error for a connection that does not exist (shared with the async hook)."""
+    return StoqConfigError(
+        f"Airflow connection {conn_id!r} does not exist. Create it with conn type 'stoq' and "
+        "the store's API key as password, e.g. AIRFLOW_CONN_STOQ_DEFAULT='{\"conn_type\": \"stoq\", "
+        "\"password\": \"stoq_api_key_...\"}'."
+    )
 
 
 def _mask(value: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
@@ -14,10 +15,30 @@ if TYPE_CHECKING:
     from stoq_provider.transport.aio import AsyncTransport
 
 
+@dataclass(frozen=True)
+class _ResolvedConnection:
+    """The connection fields ``StoqSettings.from_connection`` reads, with ``extra`` already parsed.
+
+    The Task SDK's ``Connection.extra_dejson`` masks the extras through a blocking call to the supervisor,
+    which must not run on the triggerer's event loop; the async hook parses them with ``aextra_dejson``.
+    """
+
+    conn_id: str
+    host: str | None
+    schema: str | None
+    port: int | None
+    password: str | None = field(repr=False)
+    extra_dejson: dict[str, Any] = field(repr=False)
+
+
 class StoqAsyncHook(BaseHook):
     """Read STOQ intents without blocking the event loop (used by :class:`StoqPendingIntentsTrigger`).
 
-    :param stoq_conn_id: the STOQ connection.
+    Same connection (conn type ``stoq``, default ``stoq_default``), same filters, validation and paging as
+    :class:`~stoq_provider.hooks.stoq.StoqHook`, and the same transport policy (rate-budget pacing, ``429``
+    waits, read retries, error classes), on one ``httpx.AsyncClient``. Close it with :meth:`aclose`.
+
+    :param stoq_conn_id: the Airflow connection holding the API key (password) and optional base URL (host).
 
     Usage::
 
@@ -34,8 +55,8 @@ class StoqAsyncHook(BaseHook):
     conn_type = "stoq"
     hook_name = "STOQ (async)"
 
-    def __init__(self, stoq_conn_id: str = default_conn_name) -> None:
-        super().__init__()
+    def __init__(self, stoq_conn_id: str = default_conn_name, *, logger_name: str | None = None) -> None:
+        super().__init__(logger_name=logger_name)
         self.stoq_conn_id = stoq_conn_id
         self._transport: AsyncTransport | None = None
 
@@ -43,27 +64,43 @@ class StoqAsyncHook(BaseHook):
         return f"{type(self).__name__}(stoq_conn_id={self.stoq_conn_id!r})"
 
     async def get_settings(self) -> StoqSettings:
-        """Read and validate the connection without blocking the loop; the key is masked in logs."""
+        """Read and validate the connection without blocking the loop; the API key is masked in logs.
+
+        Raises :class:`~stoq_provider.exceptions.StoqConfigError` (before any request) if the connection is
+        missing or unusable.
+        """
         from airflow.exceptions import AirflowNotFoundException
 
-        from stoq_provider.exceptions import StoqConfigError
+        from stoq_provider.hooks.stoq import missing_connection
 
         try:
             if hasattr(BaseHook, "aget_connection"):
                 conn = await BaseHook.aget_connection(self.stoq_conn_id)
-            else:  # pragma: no cover - Airflow 3.1
+            else:  # pragma: no cover - Task SDKs without aget_connection
                 from asgiref.sync import sync_to_async
 
                 conn = await sync_to_async(BaseHook.get_connection)(self.stoq_conn_id)
         except AirflowNotFoundException:
-            raise StoqConfigError(f"Airflow connection {self.stoq_conn_id!r} does not exist.") from None
-        settings = StoqSettings.from_connection(conn)
-        try:
-            from airflow.sdk.log import amask_secret
+            raise missing_connection(self.stoq_conn_id) from None
+        if hasattr(conn, "aextra_dejson"):
+            extra = await conn.aextra_dejson()
+        else:  # pragma: no cover - older Task SDKs
+            from asgiref.sync import sync_to_async
 
-            await amask_secret(settings.api_key)
-        except ImportError:  # pragma: no cover - older task SDKs
-            pass
+            extra = await sync_to_async(lambda: conn.extra_dejson)()
+        settings = StoqSettings.from_connection(
+            _ResolvedConnection(
+                conn_id=conn.conn_id or self.stoq_conn_id,
+                host=conn.host,
+                schema=conn.schema,
+                port=conn.port,
+                password=conn.password,
+                extra_dejson=extra,
+            )
+        )
+        await _amask(settings.api_key)
+        if settings.base_url.startswith("http://"):
+            self.log.warning("STOQ connection %r uses plain http:// (%s).", self.stoq_conn_id, settings.base_url)
         return settings
 
     async def transport(self) -> AsyncTransport:
@@ -77,17 +114,50 @@ class StoqAsyncHook(BaseHook):
         return self._transport
 
     async def aclose(self) -> None:
-        """Close the HTTP client."""
-        if self._transport is not None:
-            await self._transport.aclose()
-            self._transport = None
+        """Close the HTTP client (safe to call more than once, or before any request)."""
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            await transport.aclose()
 
-    async def list_intents(self, **filters: Any) -> AsyncIterator[dict[str, Any]]:
-        """Every intent matching the filters of :meth:`StoqHook.list_intents`, page by page."""
+    async def list_intents(
+        self,
+        *,
+        shopify_variant_id: int | str | None = None,
+        shopify_product_id: int | str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        start_date: Any = None,
+        end_date: Any = None,
+        notified: bool | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every intent matching the filters, page by page (500 per page), as :meth:`StoqHook.list_intents`.
+
+        The filters are validated on the first iteration, before any request.
+
+        :param shopify_variant_id: only intents for this Shopify variant.
+        :param shopify_product_id: only intents for this Shopify product.
+        :param email: only this customer's intents (never logged).
+        :param phone: only this customer's intents (never logged).
+        :param start_date: created on or after this day (``date``, ``datetime``, pendulum or ``YYYY-MM-DD``).
+        :param end_date: created on or before this day.
+        :param notified: ``False`` for intents not yet sent, ``True`` for sent ones, ``None`` for all.
+        """
         from stoq_provider.hooks.stoq import StoqHook
         from stoq_provider.utils.protocol import parse_intents_page
 
-        checked: Mapping[str, Any] = StoqHook.intent_filters(**filters)
+        contacts: list[str] = []
+        checked: Mapping[str, Any] = StoqHook.intent_filters(
+            shopify_variant_id=shopify_variant_id,
+            shopify_product_id=shopify_product_id,
+            email=email,
+            phone=phone,
+            start_date=start_date,
+            end_date=end_date,
+            notified=notified,
+            mask=contacts.append,
+        )
+        for contact in contacts:
+            await _amask(contact)
         transport = await self.transport()
         page = 1
         while True:
@@ -98,3 +168,15 @@ class StoqAsyncHook(BaseHook):
             if StoqHook.last_page(page, intents, meta):
                 return
             page += 1
+
+
+async def _amask(value: str) -> None:
+    """Register a secret with the masker without a blocking call to the supervisor."""
+    try:
+        from airflow.sdk.log import amask_secret
+    except ImportError:  # pragma: no cover - older Task SDKs
+        from stoq_provider.hooks.stoq import _mask
+
+        _mask(value)
+        return
+    await amask_secret(value)

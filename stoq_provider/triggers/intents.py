@@ -4,28 +4,42 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+if TYPE_CHECKING:
+    from stoq_provider.hooks.stoq_async import StoqAsyncHook
+
 
 class StoqPendingIntentsTrigger(BaseTrigger):
-    """Poll STOQ until at least ``min_pending`` pending, subscribed intents match; fire one JSON event.
+    """Poll STOQ until at least ``min_pending`` pending, subscribed intents match, then fire one JSON event.
 
-    Uses :class:`~stoq_provider.hooks.stoq_async.StoqAsyncHook` (httpx): the same pacing, 429 handling and
-    read retries as the sync hook, and it never blocks the triggerer's event loop. Events:
-    ``{"status": "success", "pending": {variant: n}, "total": n}`` or ``{"status": "error", "message": ...}``.
+    Polls with :class:`~stoq_provider.hooks.stoq_async.StoqAsyncHook` (httpx): the same pacing, ``429`` waits
+    and read retries as the sync hook; it never blocks the triggerer's event loop. Each poll lists the unsent
+    intents of every variant (or every product) and counts them with
+    :func:`stoq_provider.utils.demand.count_pending`. It fires exactly one event:
+
+    * ``{"status": "success", "pending": {"<variant id>": n, ...}, "total": n}`` once ``total >= min_pending``;
+    * ``{"status": "error", "message": "..."}`` on an error that waiting will not fix (bad key, bad connection,
+      an answer it cannot read) or once the transport has given up retrying a transient failure.
+
+    Messages never contain the API key or customer contact data. The HTTP client is closed when the trigger
+    ends, fires, or is cancelled.
 
     :param stoq_conn_id: the STOQ connection.
-    :param shopify_variant_ids: variants to watch (or ``shopify_product_ids``).
-    :param shopify_product_ids: products to watch.
+    :param shopify_variant_ids: Shopify variants to watch (give this or ``shopify_product_ids``).
+    :param shopify_product_ids: Shopify products to watch (counts are still reported per variant).
     :param min_pending: waiting intents needed to fire.
-    :param intent_types: intent types that count.
+    :param intent_types: intent types that count (``restock``, ``wishlist_reminder``).
     :param poke_interval: seconds between polls.
 
-    Usage::
+    Usage (from an operator's ``execute``)::
 
-        self.defer(trigger=StoqPendingIntentsTrigger(shopify_variant_ids=[40000000001]), method_name="done")
+        self.defer(
+            trigger=StoqPendingIntentsTrigger(shopify_variant_ids=[40000000001], min_pending=1, poke_interval=60),
+            method_name="execute_complete",
+        )
     """
 
     def __init__(
@@ -40,13 +54,14 @@ class StoqPendingIntentsTrigger(BaseTrigger):
     ) -> None:
         super().__init__()
         self.stoq_conn_id = stoq_conn_id
-        self.shopify_variant_ids = list(shopify_variant_ids) if shopify_variant_ids else None
-        self.shopify_product_ids = list(shopify_product_ids) if shopify_product_ids else None
-        self.min_pending = min_pending
-        self.intent_types = list(intent_types)
+        self.shopify_variant_ids = [int(v) for v in shopify_variant_ids] if shopify_variant_ids else None
+        self.shopify_product_ids = [int(p) for p in shopify_product_ids] if shopify_product_ids else None
+        self.min_pending = int(min_pending)
+        self.intent_types = [intent_types] if isinstance(intent_types, str) else list(intent_types)
         self.poke_interval = float(poke_interval)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
+        """The classpath and JSON-only keyword arguments that rebuild this trigger in the triggerer."""
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
@@ -60,37 +75,59 @@ class StoqPendingIntentsTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll every ``poke_interval`` seconds; yield one success or error event, then stop."""
         from stoq_provider.exceptions import StoqError
         from stoq_provider.hooks.stoq_async import StoqAsyncHook
+        from stoq_provider.utils.demand import summary
 
         hook = StoqAsyncHook(stoq_conn_id=self.stoq_conn_id)
         try:
+            if not self.shopify_variant_ids and not self.shopify_product_ids:
+                yield self._error("the trigger was given no shopify_variant_ids or shopify_product_ids")
+                return
             while True:
                 try:
-                    pending = await self._count(hook)
+                    result = summary(await self._count(hook))
                 except StoqError as exc:
-                    yield TriggerEvent({"status": "error", "message": str(exc)})
+                    yield self._error(self._safe(str(exc), hook))
                     return
-                total = sum(pending.values())
-                if total >= self.min_pending:
-                    yield TriggerEvent({"status": "success", "pending": pending, "total": total})
+                except Exception as exc:  # anything else is a bug or an unexpected answer: end the wait
+                    self.log.exception("Unexpected error while checking STOQ for waiting customers.")
+                    yield self._error(f"unexpected {type(exc).__name__} while checking STOQ (see the triggerer log)")
+                    return
+                if result["total"] >= self.min_pending:
+                    yield TriggerEvent({"status": "success", **result})
                     return
                 self.log.info(
-                    "%d customers waiting (need %d); next check in %.0f s.", total, self.min_pending, self.poke_interval
+                    "%d customers waiting (need %d); next check in %g s.",
+                    result["total"],
+                    self.min_pending,
+                    self.poke_interval,
                 )
                 await asyncio.sleep(self.poke_interval)
         finally:
             await hook.aclose()
 
-    async def _count(self, hook: Any) -> dict[str, int]:
-        from stoq_provider.utils.demand import count_waiting
+    async def _count(self, hook: StoqAsyncHook) -> dict[str, int]:
+        from stoq_provider.utils.demand import count_pending, pending_queries
 
-        counts: dict[str, int] = {str(v): 0 for v in self.shopify_variant_ids or []}
-        selectors = [("shopify_variant_id", v) for v in self.shopify_variant_ids or []] + [
-            ("shopify_product_id", p) for p in self.shopify_product_ids or []
-        ]
-        for name, value in selectors:
-            intents = [intent async for intent in hook.list_intents(**{name: value, "notified": False})]
-            for variant, n in count_waiting(intents, self.intent_types).items():
-                counts[variant] = counts.get(variant, 0) + n
+        counts = count_pending((), self.intent_types, variant_ids=self.shopify_variant_ids or ())
+        for query in pending_queries(self.shopify_variant_ids, self.shopify_product_ids):
+            async for intent in hook.list_intents(**query):
+                count_pending((intent,), self.intent_types, counts=counts)
         return counts
+
+    @staticmethod
+    def _error(message: str) -> TriggerEvent:
+        return TriggerEvent({"status": "error", "message": message})
+
+    @staticmethod
+    def _safe(message: str, hook: StoqAsyncHook) -> str:
+        """Belt and braces: the provider's messages carry no secrets, but never let one out of the trigger."""
+        from stoq_provider.utils.redaction import scrub
+
+        transport = getattr(hook, "_transport", None)
+        key = transport.settings.api_key if transport is not None else None
+        if key:
+            message = message.replace(key, "***")
+        return scrub(message)
