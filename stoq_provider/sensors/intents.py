@@ -7,35 +7,62 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.configuration import conf
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk.configuration import conf
+
+from stoq_provider.exceptions import StoqError
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from stoq_provider.hooks.stoq import StoqHook
 
+_SELECTORS = ("shopify_variant_ids", "shopify_product_ids")
+
+
+class StoqPendingIntentsWaitError(StoqError):
+    """The deferred wait for waiting customers ended with an error reported by the trigger."""
+
 
 class StoqPendingIntentsSensor(BaseSensorOperator):
     """Succeed once at least ``min_pending`` pending, subscribed intents match the variants or products.
 
-    Returns (as XCom) ``{"pending": {variant_id: n}, "total": n}``. Works in ``poke`` and ``reschedule`` modes;
-    with ``deferrable=True`` the wait runs in the triggerer (:class:`StoqPendingIntentsTrigger`), holding no
-    worker slot. ``timeout`` and ``soft_fail`` behave as for every Airflow sensor.
+    An intent counts while it was never notified, the customer is subscribed and not blocked, and its type is
+    one of ``intent_types``. The sensor returns (as XCom) ``{"pending": {"<variant id>": n}, "total": n}``.
+
+    It works in ``poke`` and ``reschedule`` modes. With ``deferrable=True`` it checks once and, if not enough
+    customers are waiting yet, hands the wait to the triggerer
+    (:class:`~stoq_provider.triggers.intents.StoqPendingIntentsTrigger`), holding no worker slot; ``timeout``
+    then bounds the deferral. ``timeout``, ``soft_fail`` (skip instead of fail on timeout or on a trigger
+    error), ``poke_interval`` and the other :class:`BaseSensorOperator` arguments behave as usual.
+
+    The ID lists are checked when the task runs, before any request: a list of ints or numeric strings, an
+    ``XComArg`` (the output of an upstream task), or the rendered text of a Jinja template (``"[1, 2]"`` or
+    ``"1,2"``). Errors name the parameter.
 
     :param stoq_conn_id: the STOQ connection.
-    :param shopify_variant_ids: variants to watch (templated; list, ``XComArg`` or rendered Jinja text).
-    :param shopify_product_ids: products to watch (templated); give exactly one of the two.
-    :param min_pending: waiting intents needed to succeed.
-    :param intent_types: intent types that count (``restock``).
-    :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
+    :param shopify_variant_ids: Shopify variants to watch (templated). Give exactly one of the two selectors.
+    :param shopify_product_ids: Shopify products to watch (templated); counts are still reported per variant.
+    :param min_pending: waiting intents needed to succeed (at least 1).
+    :param intent_types: intent types that count: ``restock`` (default) and/or ``wishlist_reminder``.
+    :param deferrable: wait in the triggerer (default: the ``[operators] default_deferrable`` option).
 
     Usage::
 
-        StoqPendingIntentsSensor(task_id="wait_for_demand", shopify_variant_ids=sync.output, deferrable=True)
+        from stoq_provider.sensors.intents import StoqPendingIntentsSensor
+
+        wait = StoqPendingIntentsSensor(
+            task_id="wait_for_waiting_customers",
+            shopify_variant_ids=sync_inventory.output,  # or [40000000001], or "{{ params.variants }}"
+            min_pending=5,
+            deferrable=True,
+            poke_interval=300,
+            timeout=6 * 3600,
+            soft_fail=True,
+        )
     """
 
-    template_fields: Sequence[str] = ("shopify_variant_ids", "shopify_product_ids")
+    template_fields: Sequence[str] = _SELECTORS
     ui_color = "#fdf3e1"
 
     def __init__(
@@ -64,33 +91,47 @@ class StoqPendingIntentsSensor(BaseSensorOperator):
 
         return StoqHook(stoq_conn_id=self.stoq_conn_id)
 
+    # ------------------------------------------------------------------ arguments
+
     def _selection(self) -> tuple[list[int] | None, list[int] | None]:
-        from stoq_provider.utils import selectors, validation
+        """The parsed ``(variant_ids, product_ids)``; raises :class:`StoqConfigError` before any request."""
+        from stoq_provider.utils import selectors
 
         owner = f"{type(self).__name__} {self.task_id!r}"
         chosen = selectors.exactly_one(
             owner, shopify_variant_ids=self.shopify_variant_ids, shopify_product_ids=self.shopify_product_ids
         )
-        validation.positive_int(self.min_pending, "min_pending")
-        value = getattr(self, chosen)
-        ids = selectors.shopify_ids(value, chosen)
+        ids = selectors.shopify_ids(getattr(self, chosen), chosen)
         return (ids, None) if chosen == "shopify_variant_ids" else (None, ids)
 
-    def poke(self, context: Context) -> PokeReturnValue:
-        from stoq_provider.utils.demand import count_waiting
+    def _checked(self) -> tuple[list[int] | None, list[int] | None, int, tuple[str, ...]]:
+        from stoq_provider.utils import validation
+        from stoq_provider.utils.demand import intent_types_arg
 
         variants, products = self._selection()
-        pending: dict[str, int] = {str(v): 0 for v in variants or []}
-        for name, value in [("shopify_variant_id", v) for v in variants or []] + [
-            ("shopify_product_id", p) for p in products or []
-        ]:
-            for variant, n in count_waiting(self.hook.list_intents(**{name: value, "notified": False}), self.intent_types).items():
-                pending[variant] = pending.get(variant, 0) + n
-        total = sum(pending.values())
-        self.log.info("STOQ: %d customers waiting (need %d): %s", total, self.min_pending, pending)
-        return PokeReturnValue(is_done=total >= self.min_pending, xcom_value={"pending": pending, "total": total})
+        min_pending = validation.positive_int(self.min_pending, "min_pending")
+        return variants, products, min_pending, intent_types_arg(self.intent_types)
+
+    # ------------------------------------------------------------------ poke, reschedule
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        """Count the waiting customers once; done when there are at least ``min_pending``."""
+        from itertools import chain
+
+        from stoq_provider.utils.demand import count_pending, pending_queries, summary
+
+        variants, products, min_pending, types = self._checked()
+        intents = chain.from_iterable(self.hook.list_intents(**q) for q in pending_queries(variants, products))
+        result = summary(count_pending(intents, types, variant_ids=variants or ()))
+        self.log.info(
+            "STOQ: %d customers waiting (need %d): %s", result["total"], min_pending, result["pending"]
+        )
+        return PokeReturnValue(is_done=result["total"] >= min_pending, xcom_value=result)
+
+    # ------------------------------------------------------------------ deferrable
 
     def execute(self, context: Context) -> Any:
+        """Poke or reschedule as any sensor; when deferrable, check once and then defer to the trigger."""
         if not self.deferrable:
             return super().execute(context)
         first = self.poke(context)
@@ -98,30 +139,57 @@ class StoqPendingIntentsSensor(BaseSensorOperator):
             return first.xcom_value
         from stoq_provider.triggers.intents import StoqPendingIntentsTrigger
 
-        variants, products = self._selection()
+        variants, products, min_pending, types = self._checked()
         self.defer(
             trigger=StoqPendingIntentsTrigger(
                 stoq_conn_id=self.stoq_conn_id,
                 shopify_variant_ids=variants,
                 shopify_product_ids=products,
-                min_pending=self.min_pending,
-                intent_types=list(self.intent_types),
+                min_pending=min_pending,
+                intent_types=list(types),
                 poke_interval=self.poke_interval,
             ),
             method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout) if self.timeout else None,
+            timeout=timedelta(seconds=self.timeout),
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Resume after the trigger fired: return the counts, or fail (skip with ``soft_fail``) on error."""
-        from airflow.exceptions import AirflowSkipException
+        """Resume after the trigger fired: return the counts, or raise :class:`StoqPendingIntentsWaitError`.
 
-        from stoq_provider.exceptions import StoqError
-
+        With ``soft_fail`` the error skips the task instead (Airflow's sensor resume logic does that).
+        """
         if event and event.get("status") == "success":
-            self.log.info("STOQ: %s customers waiting: %s", event.get("total"), event.get("pending"))
-            return {"pending": event.get("pending", {}), "total": event.get("total", 0)}
-        message = f"STOQ pending-intents wait failed: {(event or {}).get('message', 'no event from the trigger')}"
-        if self.soft_fail:
-            raise AirflowSkipException(message)
-        raise StoqError(message)
+            result = {"pending": dict(event.get("pending") or {}), "total": int(event.get("total") or 0)}
+            self.log.info("STOQ: %d customers waiting: %s", result["total"], result["pending"])
+            return result
+        reason = (event or {}).get("message") or "the trigger sent no event"
+        raise StoqPendingIntentsWaitError(f"Waiting for STOQ customers failed: {reason}")
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        """Resume from the triggerer; a deferral timeout fails (or, with ``soft_fail``, skips) with a clear message."""
+        from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR, TriggerFailureReason
+        from airflow.sdk.exceptions import AirflowSensorTimeout
+
+        timed_out = (
+            next_method == TRIGGER_FAIL_REPR
+            and (next_kwargs or {}).get("error") == TriggerFailureReason.TRIGGER_TIMEOUT
+        )
+        if not timed_out:
+            return super().resume_execution(next_method, next_kwargs, context)
+        message = self._timeout_message()
+        self.log.warning("%s%s", message, " Skipping (soft_fail)." if self.soft_fail else "")
+        try:
+            return super().resume_execution(next_method, next_kwargs, context)
+        except AirflowSensorTimeout as exc:
+            raise AirflowSensorTimeout(message) from exc
+
+    def _timeout_message(self) -> str:
+        try:
+            variants, products, min_pending, _ = self._checked()
+        except StoqError:  # pragma: no cover - the arguments were valid when the task deferred
+            return f"Timed out after {self.timeout:g} s waiting for STOQ customers."
+        name, ids = ("shopify_variant_ids", variants) if variants else ("shopify_product_ids", products)
+        shown = ", ".join(map(str, (ids or [])[:10])) + (", ..." if len(ids or []) > 10 else "")
+        return (
+            f"Timed out after {self.timeout:g} s: {name} [{shown}] never had {min_pending} or more waiting customers."
+        )
