@@ -112,6 +112,7 @@ def dags_test(airflow_db, stoq_sandbox):
         env.update(
             AIRFLOW__CORE__DAGS_FOLDER=folder or dags,
             AIRFLOW_CONN_STOQ_DEFAULT=stoq_sandbox.connection_json(**{**FAST_EXTRAS, **extra}),
+            STOQ_EXAMPLE_WAIT_SECONDS="4",  # the core example's wait for customers, shortened
         )
         args = [airflow, "dags", "test", dag_id] + (["-c", json.dumps(conf)] if conf else [])
         done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)

@@ -165,7 +165,10 @@ def test_deferrable_execute_defers_to_the_trigger_with_the_timeout(stoq_sandbox,
     assert deferred.value.method_name == "execute_complete"
     assert deferred.value.timeout == timedelta(seconds=600)
     assert isinstance(deferred.value.trigger, StoqPendingIntentsTrigger)
-    assert deferred.value.trigger.serialize()[1] == {
+    before = time.time()
+    kwargs = deferred.value.trigger.serialize()[1]
+    end_time = kwargs.pop("end_time")
+    assert kwargs == {
         "stoq_conn_id": "stoq_default",
         "shopify_variant_ids": [NEW_VARIANT],
         "shopify_product_ids": None,
@@ -173,6 +176,7 @@ def test_deferrable_execute_defers_to_the_trigger_with_the_timeout(stoq_sandbox,
         "intent_types": ["restock"],
         "poke_interval": 30.0,
     }
+    assert before + 590 <= end_time <= time.time() + 600, "the trigger ends by itself when the timeout does"
     assert calls(stoq_sandbox, "list_intents") == 1, "it checked once before deferring"
 
 
@@ -183,6 +187,16 @@ def test_resume_with_events():
     error = {"status": "error", "message": "STOQ rejected the API key (401)."}
     with pytest.raises(StoqPendingIntentsWaitError, match="Waiting for STOQ customers failed: STOQ rejected"):
         s.resume_execution("execute_complete", {"event": error}, {})
+
+
+def test_resume_after_the_triggers_own_timeout_fails_clearly_or_skips_with_soft_fail():
+    from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
+
+    event = {"event": {"status": "timeout", "message": "0 waiting", "pending": {"1": 0}, "total": 0}}
+    with pytest.raises(AirflowSensorTimeout, match=r"Timed out after 5 s: shopify_variant_ids \[1\] never had 1"):
+        sensor(shopify_variant_ids=[1], timeout=5).resume_execution("execute_complete", event, {})
+    with pytest.raises(AirflowSkipException):
+        sensor(shopify_variant_ids=[1], timeout=5, soft_fail=True).resume_execution("execute_complete", event, {})
 
 
 def test_resume_after_a_trigger_error_skips_with_soft_fail():
@@ -337,6 +351,18 @@ def test_dag_run_poke_timeout_with_soft_fail_skips(
     assert calls(stoq_sandbox, "list_intents") >= 2
 
 
+def test_dag_run_inline_trigger_ends_at_the_sensor_timeout_and_skips_with_soft_fail(
+    stoq_sandbox, set_stoq_connection, airflow_db_inprocess, monkeypatch
+):
+    """``dag.test()`` runs the trigger inline with no deferral timeout: the trigger's own end_time ends it."""
+    set_stoq_connection()
+    started = time.time()
+    result = run_dag(TEST_DAGS, "stoq_sensor_deferrable_soft_fail", monkeypatch)
+    assert result.state("wait") == "skipped"
+    assert time.time() - started < 60, "the wait ended at the sensor's 2 s timeout"
+    assert calls(stoq_sandbox, "list_intents") >= 3, "one check before deferring, then the trigger polled"
+
+
 def test_dag_run_deferral_timeout_with_soft_fail_skips(
     stoq_sandbox, set_stoq_connection, airflow_db_inprocess, monkeypatch
 ):
@@ -380,7 +406,9 @@ def test_dag_run_deferral_timeout_with_soft_fail_skips(
                     seen["deferred"] = (row.classpath, dict(row.kwargs), ti.trigger_timeout)
             time.sleep(0.1)
         classpath, kwargs, trigger_timeout = seen["deferred"]
-        trigger = import_string(classpath)(**kwargs)
+        assert kwargs["end_time"] is not None
+        # Here the scheduler's deferral timeout, not the trigger's own end_time, must end the wait.
+        trigger = import_string(classpath)(**{**kwargs, "end_time": None})
         left = (trigger_timeout - timezone.utcnow()).total_seconds()
         before = calls(stoq_sandbox, "list_intents")
 

@@ -65,6 +65,7 @@ def test_serialize_round_trips_through_json_and_the_classpath():
         min_pending=3,
         intent_types=("restock", "wishlist_reminder"),
         poke_interval=7,
+        end_time=1_900_000_000.5,
     )
     path, kwargs = trigger.serialize()
     assert path == "stoq_provider.triggers.intents.StoqPendingIntentsTrigger"
@@ -76,6 +77,7 @@ def test_serialize_round_trips_through_json_and_the_classpath():
         "min_pending": 3,
         "intent_types": ["restock", "wishlist_reminder"],
         "poke_interval": 7.0,
+        "end_time": 1_900_000_000.5,
     }
     module, name = path.rsplit(".", 1)
     again = getattr(importlib.import_module(module), name)(**json.loads(json.dumps(kwargs)))
@@ -158,6 +160,26 @@ def test_keeps_polling_until_demand_appears(stoq_sandbox, set_stoq_connection):
     polls_before, payload = asyncio.run(scenario())
     assert polls_before >= 3, "it polled several times before the intents appeared"
     assert payload == {"status": "success", "pending": {str(NEW_VARIANT): 3}, "total": 3}
+
+
+def test_end_time_ends_the_wait_with_one_timeout_event_and_stops_polling(stoq_sandbox, set_stoq_connection):
+    set_stoq_connection()
+    started = time.time()
+    trigger = StoqPendingIntentsTrigger(
+        shopify_variant_ids=[NEW_VARIANT], min_pending=1, poke_interval=30, end_time=started + 1.0
+    )
+    events = all_events(trigger)
+    took = time.time() - started
+    assert events == [
+        {
+            "status": "timeout",
+            "message": "0 customers waiting when the wait ended (need 1)",
+            "pending": {str(NEW_VARIANT): 0},
+            "total": 0,
+        }
+    ]
+    assert took < 10, "it slept only until end_time, not a whole poke_interval"
+    assert calls(stoq_sandbox, "list_intents") == 2, "one poll at the start, one last look at end_time"
 
 
 # ---------------------------------------------------------------------------------------------- errors

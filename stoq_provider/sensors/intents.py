@@ -137,6 +137,8 @@ class StoqPendingIntentsSensor(BaseSensorOperator):
         first = self.poke(context)
         if first.is_done:
             return first.xcom_value
+        import time
+
         from stoq_provider.triggers.intents import StoqPendingIntentsTrigger
 
         variants, products, min_pending, types = self._checked()
@@ -148,20 +150,30 @@ class StoqPendingIntentsSensor(BaseSensorOperator):
                 min_pending=min_pending,
                 intent_types=list(types),
                 poke_interval=self.poke_interval,
+                end_time=time.time() + self.timeout,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Resume after the trigger fired: return the counts, or raise :class:`StoqPendingIntentsWaitError`.
+        """Resume after the trigger fired: return the counts, or raise.
 
-        With ``soft_fail`` the error skips the task instead (Airflow's sensor resume logic does that).
+        A ``timeout`` event raises ``AirflowSensorTimeout`` (no retries), an ``error`` event
+        :class:`StoqPendingIntentsWaitError`. With ``soft_fail`` either skips the task instead (Airflow's sensor
+        resume logic does that).
         """
-        if event and event.get("status") == "success":
+        status = (event or {}).get("status")
+        if status in ("success", "timeout"):
             result = {"pending": dict(event.get("pending") or {}), "total": int(event.get("total") or 0)}
             self.log.info("STOQ: %d customers waiting: %s", result["total"], result["pending"])
-            return result
+            if status == "success":
+                return result
+            from airflow.sdk.exceptions import AirflowSensorTimeout
+
+            message = self._timeout_message()
+            self.log.warning("%s%s", message, " Skipping (soft_fail)." if self.soft_fail else "")
+            raise AirflowSensorTimeout(message)
         reason = (event or {}).get("message") or "the trigger sent no event"
         raise StoqPendingIntentsWaitError(f"Waiting for STOQ customers failed: {reason}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,12 @@ class StoqPendingIntentsTrigger(BaseTrigger):
 
     * ``{"status": "success", "pending": {"<variant id>": n, ...}, "total": n}`` once ``total >= min_pending``;
     * ``{"status": "error", "message": "..."}`` on an error that waiting will not fix (bad key, bad connection,
-      an answer it cannot read) or once the transport has given up retrying a transient failure.
+      an answer it cannot read) or once the transport has given up retrying a transient failure;
+    * ``{"status": "timeout", "message": "...", "pending": {...}, "total": n}`` when ``end_time`` passes first.
+
+    ``end_time`` (a UNIX timestamp) makes the trigger end on its own, so it stops spending the store's rate
+    budget even where nothing else times it out (``dag.test()`` and ``airflow dags test`` run triggers inline
+    and ignore the deferral timeout). The sensor sets it to the end of its ``timeout``.
 
     Messages never contain the API key or customer contact data. The HTTP client is closed when the trigger
     ends, fires, or is cancelled.
@@ -33,6 +39,8 @@ class StoqPendingIntentsTrigger(BaseTrigger):
     :param min_pending: waiting intents needed to fire.
     :param intent_types: intent types that count (``restock``, ``wishlist_reminder``).
     :param poke_interval: seconds between polls.
+    :param end_time: UNIX time after which the trigger stops polling and fires a ``timeout`` event (``None``:
+        poll until demand appears or Airflow's deferral timeout cancels it).
 
     Usage (from an operator's ``execute``)::
 
@@ -51,6 +59,7 @@ class StoqPendingIntentsTrigger(BaseTrigger):
         min_pending: int = 1,
         intent_types: Sequence[str] = ("restock",),
         poke_interval: float = 60.0,
+        end_time: float | None = None,
     ) -> None:
         super().__init__()
         self.stoq_conn_id = stoq_conn_id
@@ -59,6 +68,7 @@ class StoqPendingIntentsTrigger(BaseTrigger):
         self.min_pending = int(min_pending)
         self.intent_types = [intent_types] if isinstance(intent_types, str) else list(intent_types)
         self.poke_interval = float(poke_interval)
+        self.end_time = float(end_time) if end_time is not None else None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """The classpath and JSON-only keyword arguments that rebuild this trigger in the triggerer."""
@@ -71,6 +81,7 @@ class StoqPendingIntentsTrigger(BaseTrigger):
                 "min_pending": self.min_pending,
                 "intent_types": self.intent_types,
                 "poke_interval": self.poke_interval,
+                "end_time": self.end_time,
             },
         )
 
@@ -98,13 +109,16 @@ class StoqPendingIntentsTrigger(BaseTrigger):
                 if result["total"] >= self.min_pending:
                     yield TriggerEvent({"status": "success", **result})
                     return
+                left = None if self.end_time is None else self.end_time - time.time()
+                if left is not None and left <= 0:
+                    message = f"{result['total']} customers waiting when the wait ended (need {self.min_pending})"
+                    yield TriggerEvent({"status": "timeout", "message": message, **result})
+                    return
+                pause = self.poke_interval if left is None else min(self.poke_interval, left)
                 self.log.info(
-                    "%d customers waiting (need %d); next check in %g s.",
-                    result["total"],
-                    self.min_pending,
-                    self.poke_interval,
+                    "%d customers waiting (need %d); next check in %g s.", result["total"], self.min_pending, pause
                 )
-                await asyncio.sleep(self.poke_interval)
+                await asyncio.sleep(pause)
         finally:
             await hook.aclose()
 

@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 MAX_REPORTED_FAILURES = 50
 PARTIAL_FAILURE_POLICIES = ("fail", "warn")
 SELECTORS = ("intent_ids", "shopify_variant_ids", "shopify_product_ids", "inventory")
-#: Fields that, when set, mean the customer must not be alerted.
-_OPTED_OUT = ("unsubscribed_at", "customer_unsubscribed_at", "blocked_at")
 #: Progress is logged every this many batches (and at the end).
 PROGRESS_EVERY = 5
 
@@ -203,11 +201,11 @@ class RestockAlerts:
         return self.hook.list_intents(notified=notified, **filters)
 
     def _eligible(self, intent: Mapping[str, Any]) -> bool:
-        if intent.get("type", "restock") not in self.request.intent_types:
-            return False
-        if any(intent.get(field) for field in _OPTED_OUT):
-            return False
-        return self.request.allow_resend or not intent.get("notified_at")
+        from stoq_provider.utils.demand import is_pending
+
+        if self.request.allow_resend:  # already-alerted customers count too; opted-out ones never do
+            intent = {**intent, "notified_at": None}
+        return is_pending(intent, self.request.intent_types)
 
     # ------------------------------------------------------------------ sending
 

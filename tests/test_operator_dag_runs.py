@@ -1,0 +1,48 @@
+"""StoqNotifyOperator in real ``dag.test()`` runs: Airflow's own retry after a partial failure sends only the rest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from airflow_db import airflow_db_inprocess, run_dag  # noqa: F401  (the fixture must be imported)
+from helpers import calls
+
+TEST_DAGS = Path(__file__).resolve().parent / "dags"
+
+
+def _eligible(server, variant):
+    return {
+        i["id"]
+        for i in server.intents()
+        if i["shopify_variant_id"] == variant
+        and i["notified_at"] is None
+        and i["type"] == "restock"
+        and not (i["unsubscribed_at"] or i["customer_unsubscribed_at"] or i["blocked_at"])
+    }
+
+
+def test_airflow_retry_after_a_failed_partial_run_sends_only_what_was_left(
+    stoq_sandbox, set_stoq_connection, airflow_db_inprocess, monkeypatch  # noqa: F811
+):
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    set_stoq_connection(max_retries=2)
+    variant = stoq_sandbox.intents()[0]["shopify_variant_id"]
+    expected = _eligible(stoq_sandbox, variant)
+    assert len(expected) > 10
+    # Try 1: the first batch of 10 is sent, then the notify endpoint fails until the hook gives up, and the
+    # task fails with a partial-failure summary. Try 2 (Airflow's retry, one second later) meets no faults.
+    stoq_sandbox.set_faults(script=["none", "error500", "error500"], endpoints=["bulk_notify"])
+    result = run_dag(TEST_DAGS, "stoq_notify_retry", monkeypatch, run_conf={"variants": [variant]})
+
+    assert result.state("notify") == "success"
+    with create_session() as session:
+        ti = session.query(TaskInstance).filter_by(dag_id="stoq_notify_retry", run_id=result.run_id).one()
+        assert ti.try_number == 2, "the task failed once and Airflow retried it"
+    summary = result.xcom("notify")
+    assert summary["notified"] == len(expected) - 10, "the retry sent only what the first try had not"
+    ledger = stoq_sandbox.ledger()
+    assert set(ledger["sends"]) == expected and ledger["duplicates"] == []
+    assert stoq_sandbox.stats()["faults"] == {"error500": 2}
+    assert calls(stoq_sandbox, "list_intents") >= 2, "the retry listed what was still pending"
