@@ -139,7 +139,7 @@ def test_settings_base_url(host, schema, port, expected):
         ({"extra": {"timeout": 0}}, "timeout"),
         ({"extra": {"batch_size": 2.5}}, "batch_size"),
         ({"extra": {"shop_domain": "mystore.com"}}, "shop_domain"),
-        ({"extra": {"allow_insecure_http": "maybe"}}, "allow_insecure_http"),
+        ({"host": "http://stoq-proxy.internal/api/v1/external"}, "refusing plain http://"),
     ],
 )
 def test_settings_refuse_bad_connections(kwargs, match):
@@ -147,9 +147,10 @@ def test_settings_refuse_bad_connections(kwargs, match):
         StoqSettings.from_connection(_conn(**kwargs))
 
 
-def test_settings_insecure_http_needs_explicit_opt_in():
+def test_settings_plain_http_has_no_opt_in():
     conn = _conn(host="http://stoq-proxy.internal/api/v1/external", extra={"allow_insecure_http": "true"})
-    assert StoqSettings.from_connection(conn).base_url.startswith("http://stoq-proxy.internal")
+    with pytest.raises(StoqConfigError, match="https://"):
+        StoqSettings.from_connection(conn)
 
 
 def test_settings_ui_prefixed_extras_and_ca_bundle():

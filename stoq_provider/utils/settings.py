@@ -33,7 +33,6 @@ EXTRA_DEFAULTS: dict[str, Any] = {
     "batch_size": 100,
     "max_rate_limit_retries": 10,
     "max_rate_limit_wait": 90.0,
-    "allow_insecure_http": False,
     "ca_bundle": None,
 }
 
@@ -98,9 +97,8 @@ class StoqSettings:
             )
         extra = _extra_dict(conn, conn_id)
         options = {name: extra.get(name, default) for name, default in EXTRA_DEFAULTS.items()}
-        allow_insecure_http = _as_bool(options.pop("allow_insecure_http"), "allow_insecure_http", conn_id)
         base_url = build_base_url(conn.host, conn.schema, conn.port, conn_id=conn_id)
-        check_url_security(base_url, allow_insecure_http=allow_insecure_http, conn_id=conn_id)
+        check_url_security(base_url, conn_id=conn_id)
         shop_domain = options.pop("shop_domain")
         if shop_domain not in (None, ""):
             shop_domain = validate_shop_domain(shop_domain, conn_id=conn_id)
@@ -165,17 +163,6 @@ def _as_number(value: Any, name: str, conn_id: str, *, integer: bool) -> Any:
     return number
 
 
-def _as_bool(value: Any, name: str, conn_id: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in {"true", "1", "yes", "on"}:
-        return True
-    if text in {"false", "0", "no", "off", ""}:
-        return False
-    raise StoqConfigError(f"Connection {conn_id!r}: extra {name!r} must be true or false, got {value!r}.")
-
-
 def build_base_url(host: str | None, schema: str | None, port: int | None, *, conn_id: str) -> str:
     """Turn the connection's host (a full URL or a bare host name), schema and port into the API base URL."""
     host = (host or "").strip()
@@ -210,15 +197,15 @@ def is_loopback(hostname: str) -> bool:
         return False
 
 
-def check_url_security(url: str, *, allow_insecure_http: bool, conn_id: str) -> None:
-    """Refuse plain ``http://`` to anything but loopback, unless the connection explicitly allows it."""
+def check_url_security(url: str, *, conn_id: str) -> None:
+    """Refuse plain ``http://`` to anything but loopback (the sandbox): the API key must never travel in clear."""
     parts = urlsplit(url)
-    if parts.scheme == "https" or allow_insecure_http:
+    if parts.scheme == "https":
         return
     if not is_loopback(parts.hostname or ""):
         raise StoqConfigError(
             f"Connection {conn_id!r}: refusing plain http:// to {parts.hostname!r}; the API key would travel "
-            "unencrypted. Use https://, or set the extra allow_insecure_http=true if you really mean it."
+            "unencrypted. Use https:// (plain http:// is only for a sandbox on loopback)."
         )
 
 
