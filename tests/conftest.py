@@ -60,28 +60,45 @@ def hook(set_stoq_connection):
 
 
 @pytest.fixture(autouse=True)
-def _no_secret_in_logs(
-    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+def _secret_guard(
+    request: pytest.FixtureRequest,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[None]:
-    """Fail any test whose logs or output contain the sandbox API key or a seeded e-mail or phone.
+    """Fail any test that lets the API key or a seeded customer's e-mail or phone out (see ``secret_guard``).
 
-    Airflow's hook loggers write through structlog to stdout, and libraries log through ``logging``:
-    both are checked, at DEBUG.
+    Checked: log records at DEBUG, stdout/stderr (structlog), Airflow exception messages, ``repr`` of the
+    provider's hooks, operators, sensors, triggers and notifiers, XComs, rendered template fields, trigger and
+    deferral kwargs and run conf in the Airflow database, and task log files.
     """
+    import sys
+
+    from secret_guard import SecretGuard
+
+    from stoq_provider.sandbox.constants import DEFAULT_API_KEY
+
     caplog.set_level("DEBUG")
+    guard = SecretGuard(monkeypatch)
     yield
     out, err = capsys.readouterr()
     # Hand the output back to pytest so that it is still shown for a failing test.
     print(out, end="")
-    print(err, end="", file=__import__("sys").stderr)
-    if "stoq_sandbox" not in request.fixturenames:
-        return
-    server = request.getfixturevalue("stoq_sandbox_server")
-    pii = server.pii()
-    needles = [pii["api_key"], *pii["emails"], *pii["phones"]]
-    text = "\n".join((caplog.text, out, err))
-    leaked = [needle for needle in needles if needle and needle in text]
-    assert not leaked, f"{len(leaked)} secret(s) or contact detail(s) reached the logs"
+    print(err, end="", file=sys.stderr)
+    pii = {"api_key": DEFAULT_API_KEY, "emails": [], "phones": []}
+    if {"stoq_sandbox", "stoq_sandbox_server"} & set(request.fixturenames):
+        pii = request.getfixturevalue("stoq_sandbox_server").pii()
+    guard.check(
+        pii,
+        {
+            "logs": [caplog.text],
+            "stdout/stderr": [out, err],
+            "exception messages": guard.exception_messages,
+            "repr of hooks/operators": guard.reprs(),
+            "Airflow database (XCom, rendered fields, triggers, conf)": guard.airflow_db_text(),
+            "task log files": guard.log_files_text(),
+        },
+    )
 
 
 @pytest.fixture(scope="session")
