@@ -19,7 +19,9 @@ import pytest
 import requests
 
 from stoq_provider.sandbox import DEFAULT_API_KEY, DEFAULT_SHOP_DOMAIN, SandboxServer
-from stoq_provider.sandbox.fault_layer import abort_connection
+from stoq_provider.sandbox.constants import ENDPOINT_NAMES, FAULT_KINDS, MALFORMED_FAULT_KINDS
+from stoq_provider.sandbox.fault_layer import EXTRA_FIELDS, GARBAGE_BODY, WRONG_SHAPES, abort_connection
+from stoq_provider.sandbox.faults import FaultSettings
 from stoq_provider.sandbox.server import SandboxAdminError
 
 pytestmark = pytest.mark.sandbox
@@ -690,6 +692,87 @@ def test_invalid_fault_settings_are_refused(stoq_sandbox: SandboxServer) -> None
         assert info.value.status == 400
     with pytest.raises(SandboxAdminError):
         stoq_sandbox.outage(1, kind="meteor")
+
+
+def test_garbage_and_wrong_shape_answer_200_without_applying(api: Api, stoq_sandbox: SandboxServer) -> None:
+    intent = pending(stoq_sandbox)[0]
+    stoq_sandbox.set_faults(script=["garbage", "wrong_shape", "wrong_shape", "wrong_shape"])
+    garbage = api.notify(intent["id"])
+    assert garbage.status_code == 200 and garbage.headers["content-type"].startswith("application/json")
+    with pytest.raises(ValueError):
+        json.loads(garbage.content)
+    assert api.post("/intents/bulk_notify_intent", json={"intent_ids": [intent["id"]]}).json() == WRONG_SHAPES["bulk_notify"]
+    listing = api.get("/intents").json()
+    assert listing == WRONG_SHAPES["list_intents"] and not isinstance(listing["intents"], list)
+    assert "id" not in api.get(f"/intents/{intent['id']}").json()
+    assert stoq_sandbox.ledger()["total_sends"] == 0
+    stats = stoq_sandbox.stats()
+    assert stats["points_charged"] == 0 and stats["faults"] == {"garbage": 1, "wrong_shape": 3}
+    assert api.notify(intent["id"]).json() == {"success": True, "intent_id": intent["id"]}
+
+
+def test_wrong_shape_of_every_endpoint(stoq_sandbox: SandboxServer) -> None:
+    assert set(WRONG_SHAPES) == set(ENDPOINT_NAMES)
+    for endpoint, body in WRONG_SHAPES.items():
+        assert json.loads(json.dumps(body)) == body, endpoint
+
+
+def test_oversize_pads_pages_past_per_page_and_applies_requests(api: Api, stoq_sandbox: SandboxServer) -> None:
+    stoq_sandbox.set_faults(script=["oversize"] * 4)
+    intents = api.get("/intents", params={"per_page": 5}).json()
+    assert len(intents["intents"]) == 6 and intents["meta"]["per_page"] == 5
+    assert intents["intents"][5] == intents["intents"][0]  # padded by repeating the page
+    assert len(api.get("/intents").json()["intents"]) == 26  # the default per_page is 25
+    demand = api.get("/intents/products_in_demand", params={"per_page": 2}).json()
+    assert len(demand["product_variants_in_demand"]) == 3
+    intent = pending(stoq_sandbox)[0]
+    assert api.notify(intent["id"]).json() == {"success": True, "intent_id": intent["id"]}  # not a page: untouched
+    assert stoq_sandbox.ledger()["sends"] == {intent["id"]: 1}
+    assert stoq_sandbox.stats()["faults"] == {"oversize": 4}
+
+
+def test_oversize_leaves_an_empty_page_empty(api: Api, stoq_sandbox: SandboxServer) -> None:
+    stoq_sandbox.set_faults(script=["oversize"])
+    assert api.get("/intents", params={"shopify_variant_id": 1}).json()["intents"] == []
+
+
+def test_extra_fields_reach_every_object_and_requests_apply(api: Api, stoq_sandbox: SandboxServer) -> None:
+    intent = pending(stoq_sandbox)[0]
+    plain = api.get(f"/intents/{intent['id']}").json()
+    stoq_sandbox.set_faults(script=["extra_fields"] * 3)
+    extra = api.get(f"/intents/{intent['id']}").json()
+    assert {key: extra[key] for key in plain} == plain and set(extra) - set(plain) == set(EXTRA_FIELDS)
+    page = api.get("/intents", params={"per_page": 3}).json()
+    assert set(EXTRA_FIELDS) <= set(page) and set(EXTRA_FIELDS) <= set(page["meta"])
+    assert all(set(EXTRA_FIELDS) <= set(item) and INTENT_FIELDS <= set(item) for item in page["intents"])
+    sent = api.post("/intents/bulk_notify_intent", json={"intent_ids": [intent["id"]]})
+    assert int(sent.headers["content-length"]) == len(sent.content)
+    assert sent.json()["success"] == [intent["id"]] and sent.json()["failed"] == []
+    assert stoq_sandbox.ledger()["sends"] == {intent["id"]: 1}
+    assert "X-RateLimit-Remaining" in sent.headers
+
+
+def test_malformed_kinds_are_never_drawn_unless_named(api: Api, stoq_sandbox: SandboxServer) -> None:
+    assert set(MALFORMED_FAULT_KINDS).isdisjoint(FAULT_KINDS)
+    assert FaultSettings.build(rate=1.0).kinds == FAULT_KINDS == FaultSettings().kinds
+    assert stoq_sandbox.set_faults(rate=0.5)["kinds"] == list(FAULT_KINDS)
+    assert stoq_sandbox.set_faults(rate=1.0, kinds=["wrong_shape"], endpoints=["list_intents"])["kinds"] == ["wrong_shape"]
+    assert api.get("/intents").json() == WRONG_SHAPES["list_intents"]
+    stoq_sandbox.outage(30, kind="garbage")
+    assert api.get("/intents/products_in_demand").content == GARBAGE_BODY
+    stoq_sandbox.outage(0)
+
+
+def test_cli_accepts_malformed_kinds_but_never_draws_them_by_default() -> None:
+    from stoq_provider.sandbox.__main__ import build_parser, config_from_args
+
+    parser = build_parser()
+    assert config_from_args(parser.parse_args([])).faults.kinds == FAULT_KINDS
+    chosen = config_from_args(parser.parse_args(["--fault-rate", "0.1", "--faults", "garbage,extra_fields,drop"]))
+    assert chosen.faults.kinds == ("garbage", "extra_fields", "drop")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--faults", "meteor"])
+    assert all(kind in parser.format_help().replace("\n", "").replace(" ", "") for kind in MALFORMED_FAULT_KINDS)
 
 
 def test_drop_fallback_without_a_reachable_transport() -> None:

@@ -12,7 +12,14 @@ import sys
 from collections.abc import Sequence
 
 from stoq_provider.sandbox.app import create_app
-from stoq_provider.sandbox.constants import DEFAULT_API_KEY, DEFAULT_SHOP_DOMAIN, EXTERNAL_PREFIX, FAULT_KINDS
+from stoq_provider.sandbox.constants import (
+    ALL_FAULT_KINDS,
+    DEFAULT_API_KEY,
+    DEFAULT_SHOP_DOMAIN,
+    EXTERNAL_PREFIX,
+    FAULT_KINDS,
+    MALFORMED_FAULT_KINDS,
+)
 from stoq_provider.sandbox.faults import FaultSettings
 from stoq_provider.sandbox.runners import LISTENING_LINE, bind_socket, build_server
 from stoq_provider.sandbox.state import SandboxConfig, SandboxState
@@ -20,9 +27,9 @@ from stoq_provider.sandbox.state import SandboxConfig, SandboxState
 
 def _kinds(value: str) -> tuple[str, ...]:
     kinds = tuple(kind.strip() for kind in value.split(",") if kind.strip())
-    unknown = [kind for kind in kinds if kind not in FAULT_KINDS]
+    unknown = [kind for kind in kinds if kind not in ALL_FAULT_KINDS]
     if unknown or not kinds:
-        raise argparse.ArgumentTypeError(f"expected a comma-separated subset of {','.join(FAULT_KINDS)}")
+        raise argparse.ArgumentTypeError(f"expected a comma-separated subset of {','.join(ALL_FAULT_KINDS)}")
     return kinds
 
 
@@ -49,7 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--faults",
         type=_kinds,
         default=FAULT_KINDS,
-        help=f"comma-separated fault kinds to draw from (default: {','.join(FAULT_KINDS)})",
+        help=(
+            f"comma-separated fault kinds to draw from (default: {','.join(FAULT_KINDS)}); malformed answers "
+            f"({','.join(MALFORMED_FAULT_KINDS)}) are drawn only when listed here"
+        ),
     )
     add("--slow-seconds", type=float, default=5.0, help="delay of the 'slow' fault (default: %(default)s)")
     add("--fault-seed", type=int, default=0, help="seed of the fault draws (default: %(default)s)")

@@ -62,7 +62,16 @@ FAULT_HTML502 = "html502"
 FAULT_DROP = "drop"
 FAULT_SLOW = "slow"
 FAULT_LOST = "lost"
+#: The transport faults random draws use by default (``--fault-rate`` without ``--faults``).
 FAULT_KINDS: tuple[str, ...] = (FAULT_ERROR500, FAULT_HTML502, FAULT_DROP, FAULT_SLOW, FAULT_LOST)
+# Malformed answers: accepted by scripts and explicit ``kinds``, never drawn by default.
+FAULT_GARBAGE = "garbage"
+FAULT_WRONG_SHAPE = "wrong_shape"
+FAULT_OVERSIZE = "oversize"
+FAULT_EXTRA_FIELDS = "extra_fields"
+MALFORMED_FAULT_KINDS: tuple[str, ...] = (FAULT_GARBAGE, FAULT_WRONG_SHAPE, FAULT_OVERSIZE, FAULT_EXTRA_FIELDS)
+#: Every fault kind a script, an explicit ``kinds`` list or an outage may name.
+ALL_FAULT_KINDS: tuple[str, ...] = FAULT_KINDS + MALFORMED_FAULT_KINDS
 #: A script entry meaning "let this request through untouched".
 FAULT_NONE = "none"
 

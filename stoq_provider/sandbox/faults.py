@@ -8,6 +8,16 @@ Kinds (see :mod:`.fault_layer` for how each is carried out):
 ``slow``      the server waits ``slow_seconds`` first, then applies and answers normally.
 ``lost``      the request IS applied, then the connection is closed so the answer never arrives.
 
+Malformed answers (never drawn unless named in ``kinds`` or a script):
+
+``garbage``       ``200`` with a body that claims to be JSON but is not; the request is not applied.
+``wrong_shape``   ``200`` with valid JSON of the wrong shape for the endpoint (a field of the wrong type, or
+                  a missing one); the request is not applied.
+``oversize``      the request is applied; a page (``list_intents``, ``products_in_demand``) carries one more
+                  item than ``per_page`` asked for. Other endpoints answer normally.
+``extra_fields``  the request is applied; every JSON object in the answer carries unknown extra fields
+                  (a client must tolerate them).
+
 Precedence: an active outage, then the script (kinds applied in order to the next matching
 requests; ``"none"`` lets one through), then random faults at ``rate`` from a seeded RNG.
 """
@@ -22,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stoq_provider.sandbox.constants import (
+    ALL_FAULT_KINDS,
     ENDPOINT_ALIASES,
     ENDPOINT_NAMES,
     FAULT_HTML502,
@@ -31,10 +42,10 @@ from stoq_provider.sandbox.constants import (
 
 
 def check_kind(kind: str, *, allow_none: bool = False) -> str:
-    """Validate one fault kind name. Raises ``ValueError`` for an unknown one."""
-    if kind in FAULT_KINDS or (allow_none and kind == FAULT_NONE):
+    """Validate one fault kind name (any of ``ALL_FAULT_KINDS``). Raises ``ValueError`` for an unknown one."""
+    if kind in ALL_FAULT_KINDS or (allow_none and kind == FAULT_NONE):
         return kind
-    allowed = ", ".join(FAULT_KINDS + ((FAULT_NONE,) if allow_none else ()))
+    allowed = ", ".join(ALL_FAULT_KINDS + ((FAULT_NONE,) if allow_none else ()))
     raise ValueError(f"unknown fault kind {kind!r} (expected one of: {allowed})")
 
 
@@ -48,7 +59,11 @@ def check_endpoint(name: str) -> str:
 
 @dataclass(frozen=True)
 class FaultSettings:
-    """What to inject. The defaults inject nothing."""
+    """What to inject. The defaults inject nothing.
+
+    ``kinds`` (what random draws pick from) defaults to the transport faults ``FAULT_KINDS``; the malformed
+    answers are drawn only when named.
+    """
 
     rate: float = 0.0
     kinds: tuple[str, ...] = FAULT_KINDS
