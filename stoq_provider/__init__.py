@@ -43,8 +43,8 @@ _CONN_FIELDS: dict[str, dict[str, Any]] = {
     },
     "batch_size": {
         "label": "Bulk notify batch size",
-        "description": "Intent IDs per bulk notify call. STOQ documents no maximum; keep it conservative.",
-        "schema": {"type": ["integer", "null"], "default": 100},
+        "description": "Intent IDs per bulk notify call (1 to 1000). STOQ documents no maximum; keep it conservative.",
+        "schema": {"type": ["integer", "null"], "default": 100, "minimum": 1, "maximum": 1000},
     },
 }
 

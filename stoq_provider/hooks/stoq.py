@@ -17,15 +17,13 @@ from stoq_provider.exceptions import (
 )
 from stoq_provider.utils import endpoints, validation
 from stoq_provider.utils.results import BulkNotifyResult
-from stoq_provider.utils.settings import MAX_PER_PAGE, StoqSettings
+from stoq_provider.utils.settings import MAX_BATCH_SIZE, MAX_PER_PAGE, StoqSettings
 
 if TYPE_CHECKING:
     import requests
 
     from stoq_provider.transport.sync import SyncTransport
 
-#: Largest ``batch_size`` accepted for bulk notify; STOQ documents no cap, so stay well below anything risky.
-MAX_BATCH_SIZE = 1000
 _CHANNELS = ("email", "sms", "push")
 _TRANSFER_TYPES = ("unsent", "sent", "all")
 
@@ -87,8 +85,10 @@ class StoqHook(BaseHook):
         def number(label: str, default: float, description: str) -> Any:
             return DecimalField(label, validators=[Optional(), NumberRange(min=0)], default=default, description=description)
 
-        def integer(label: str, default: int, description: str) -> Any:
-            return IntegerField(label, validators=[Optional(), NumberRange(min=1)], default=default, description=description)
+        def integer(label: str, default: int, description: str, maximum: int | None = None) -> Any:
+            return IntegerField(
+                label, validators=[Optional(), NumberRange(min=1, max=maximum)], default=default, description=description
+            )
 
         return {
             "shop_domain": StringField(
@@ -111,7 +111,8 @@ class StoqHook(BaseHook):
             "batch_size": integer(
                 "Bulk notify batch size",
                 100,
-                "Intent IDs per bulk notify call. STOQ documents no maximum; keep it conservative.",
+                "Intent IDs per bulk notify call (1 to 1000). STOQ documents no maximum; keep it conservative.",
+                maximum=MAX_BATCH_SIZE,
             ),
         }
 

@@ -20,6 +20,8 @@ DEFAULT_BASE_URL = "https://app.stoqapp.com/api/v1/external"
 DEFAULT_PATH = "/api/v1/external"
 SHOP_DOMAIN_SUFFIX = ".myshopify.com"
 MAX_PER_PAGE = 500
+#: Largest ``batch_size`` accepted for bulk notify; STOQ documents no cap, so stay well below anything risky.
+MAX_BATCH_SIZE = 1000
 
 #: Extras a connection may carry, with their defaults. Documented in the README ("Connection extras").
 EXTRA_DEFAULTS: dict[str, Any] = {
@@ -131,6 +133,8 @@ _NUMERIC_EXTRAS = (
     "max_rate_limit_wait",
 )
 _INTEGER_EXTRAS = {"max_retries", "batch_size", "max_rate_limit_retries"}
+#: Upper bounds of numeric extras that have one.
+_MAXIMA: dict[str, int] = {"batch_size": MAX_BATCH_SIZE}
 
 
 def _extra_dict(conn: Any, conn_id: str) -> Mapping[str, Any]:
@@ -159,7 +163,13 @@ def _as_number(value: Any, name: str, conn_id: str, *, integer: bool) -> Any:
     if integer:
         if number != int(number):
             raise StoqConfigError(f"Connection {conn_id!r}: extra {name!r} must be a whole number, got {value!r}.")
-        return int(number)
+        number = int(number)
+    maximum = _MAXIMA.get(name)
+    if maximum is not None and number > maximum:
+        raise StoqConfigError(
+            f"Connection {conn_id!r}: extra {name!r} must be at most {maximum}, got {value!r}; "
+            f"STOQ documents no limit, so keep it conservative (default {EXTRA_DEFAULTS[name]})."
+        )
     return number
 
 
