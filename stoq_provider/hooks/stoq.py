@@ -305,7 +305,11 @@ class StoqHook(BaseHook):
         iid = validation.intent_id(intent_id)
         result = NotifyRunner(self, allow_resend=bool(allow_resend), single=True).run([iid])
         if result.failed:
-            raise StoqRequestError(f"STOQ did not notify intent {iid}: {result.failed[0][1]}", status_code=422)
+            raise StoqRequestError(
+                f"STOQ did not notify intent {iid}: {result.failed[0][1]}. Check the intent with get_intent (a "
+                "blocked or unsubscribed customer is refused every time); repeating the call fails the same way.",
+                status_code=422,
+            )
         return {"success": True, "intent_id": iid, "already_notified": iid in result.already_notified}
 
     def bulk_notify_intents(
@@ -471,7 +475,10 @@ class StoqHook(BaseHook):
         person = dict(customer or {})
         if email is not None:
             if "@" not in email:
-                raise StoqConfigError("email does not look like an e-mail address.")
+                raise StoqConfigError(
+                    "email does not look like an e-mail address (no '@'); pass the customer's address, "
+                    "e.g. 'name@example.com'."
+                )
             person["email"] = email.strip()
             _mask(person["email"])
         if phone is not None:
@@ -481,9 +488,9 @@ class StoqHook(BaseHook):
             person["phone"] = digits
             _mask(digits)
         if channel == "email" and not person.get("email"):
-            raise StoqConfigError("channel 'email' needs email=...")
+            raise StoqConfigError("channel 'email' needs email=...: pass the customer's e-mail address.")
         if channel == "sms" and not person.get("phone"):
-            raise StoqConfigError("channel 'sms' needs phone=...")
+            raise StoqConfigError("channel 'sms' needs phone=...: pass the customer's phone, digits only.")
         body: dict[str, Any] = {"intent": intent, "customer": person}
         if product:
             body["product"] = dict(product)

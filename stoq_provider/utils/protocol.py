@@ -147,7 +147,9 @@ def check_response(request: ApiRequest, response: ApiResponse, *, conn_id: str, 
     except ValueError:
         if 200 <= status < 300:
             raise StoqServerError(
-                f"STOQ answered {status} to {where} with a body that is not JSON; treating it as a failure.",
+                f"STOQ answered {status} to {where} with a body that is not JSON; treating it as a failure, "
+                f"retried like a 5xx. If it persists, check that connection {conn_id!r} points at the STOQ API "
+                "(not a proxy or login page) and run the task again later.",
                 status_code=status,
             ) from None
         body = response.content.decode("utf-8", "replace")
@@ -155,7 +157,11 @@ def check_response(request: ApiRequest, response: ApiResponse, *, conn_id: str, 
     reason = f": {message}" if message else ""
     if 200 <= status < 300:
         if body is None and not request.allow_empty:
-            raise StoqServerError(f"STOQ answered {status} to {where} with an empty body.", status_code=status)
+            raise StoqServerError(
+                f"STOQ answered {status} to {where} with an empty body; treating it as a failure, retried like a "
+                "5xx. Run the task again later if it persists.",
+                status_code=status,
+            )
         return body
     if status == 401:
         raise StoqAuthError(
@@ -165,7 +171,11 @@ def check_response(request: ApiRequest, response: ApiResponse, *, conn_id: str, 
         )
     if status == 404:
         raise StoqNotFoundError(
-            f"STOQ answered 404 Not Found to {where}{reason}.", status_code=status, reason=message or None
+            f"STOQ answered 404 Not Found to {where}{reason}. Check the IDs you passed (they must exist in the "
+            f"store whose API key connection {conn_id!r} holds) and that the connection's host is the v1 API "
+            "base URL.",
+            status_code=status,
+            reason=message or None,
         )
     if 300 <= status < 400:
         raise StoqRequestError(
