@@ -266,7 +266,7 @@ class StoqHook(BaseHook):
         page = 1
         while True:
             body = self._send(endpoints.products_in_demand(start_date=start, end_date=end, page=page))
-            items, has_next, meta = parse_demand_page(body)
+            items, has_next, meta = parse_demand_page(body, per_page=MAX_PER_PAGE)
             yield from items
             if has_next is None:
                 total_pages = meta.get("total_pages")
@@ -357,10 +357,14 @@ class StoqHook(BaseHook):
         """
         body = self._send(endpoints.bulk_destroy(validation.intent_ids(intent_ids)))
         count = body.get("deleted_count") if isinstance(body, Mapping) else None
-        if not isinstance(count, int):
-            from stoq_provider.exceptions import StoqProtocolError
+        if not isinstance(count, int) or isinstance(count, bool):
+            from stoq_provider.utils.protocol import shape_error
 
-            raise StoqProtocolError("STOQ's answer to delete_intents has no integer deleted_count.")
+            raise shape_error(
+                "delete_intents",
+                'an object with an integer "deleted_count"',
+                outcome="Whether STOQ deleted the intents is unknown: list them before deleting again.",
+            )
         self.log.info("STOQ deleted %d unsent intents.", count)
         return count
 
@@ -451,9 +455,14 @@ class StoqHook(BaseHook):
                 status_code=200,
             )
         if not isinstance(answer, Mapping):
-            from stoq_provider.exceptions import StoqProtocolError
+            from stoq_provider.utils.protocol import shape_error
 
-            raise StoqProtocolError("STOQ's answer to create_intent is not a JSON object.")
+            raise shape_error(
+                "create_intent",
+                "a JSON object",
+                outcome="Whether STOQ created the intent is unknown: check with list_intents before signing up "
+                "the customer again.",
+            )
         self.log.info("STOQ created an intent for variant %s.", body["intent"]["shopify_variant_id"])
         return dict(answer)
 

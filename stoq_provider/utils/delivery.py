@@ -27,7 +27,7 @@ from stoq_provider.exceptions import (
     StoqServerError,
 )
 from stoq_provider.utils import endpoints
-from stoq_provider.utils.protocol import means_already_notified, parse_bulk_notify, redact
+from stoq_provider.utils.protocol import check_notify_answer, means_already_notified, parse_bulk_notify, redact
 from stoq_provider.utils.results import BulkNotifyResult
 from stoq_provider.utils.retry import resend_retry_kwargs
 
@@ -157,7 +157,7 @@ class NotifyRunner:
             return parse_bulk_notify(self.hook._send(endpoints.bulk_notify(ids, allow_resend=resend)))
         (iid,) = ids
         try:
-            self.hook._send(endpoints.notify_intent(iid, allow_resend=resend))
+            check_notify_answer(self.hook._send(endpoints.notify_intent(iid, allow_resend=resend)), iid)
         except StoqRequestError as exc:
             if exc.status_code != 422:
                 raise

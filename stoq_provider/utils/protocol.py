@@ -194,20 +194,33 @@ def check_response(request: ApiRequest, response: ApiResponse, *, conn_id: str, 
 # ---------------------------------------------------------------- shape checks of successful bodies
 
 
-def _shape_error(endpoint: str, expected: str) -> StoqProtocolError:
+#: Added to shape errors of notify answers: the alert may have gone out.
+NOTIFY_OUTCOME_UNKNOWN = (
+    "Whether STOQ sent the alerts is unknown: check the intents (get_intent, notified_at) before sending again; "
+    "a rerun with allow_resend=False never alerts anyone twice."
+)
+
+
+def shape_error(endpoint: str, expected: str, *, outcome: str = "") -> StoqProtocolError:
+    """The error for a successful answer whose body does not have the documented shape.
+
+    :param endpoint: the hook method, for the message.
+    :param expected: the documented shape, in words.
+    :param outcome: for writes, what the caller should check since the request may have been applied.
+    """
     return StoqProtocolError(
         f"STOQ's answer to {endpoint} does not have the documented shape (expected {expected}). "
-        "The API may have changed; upgrade airflow-provider-stoq or report it."
+        "The API may have changed; upgrade airflow-provider-stoq or report it." + (f" {outcome}" if outcome else "")
     )
 
 
 def parse_intents_page(body: Any, *, per_page: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Split a ``GET /intents`` answer into its intents and its ``meta`` (possibly empty)."""
     if not isinstance(body, Mapping) or not isinstance(body.get("intents"), list):
-        raise _shape_error("list_intents", 'an object with an "intents" list')
+        raise shape_error("list_intents", 'an object with an "intents" list')
     intents = body["intents"]
     if not all(isinstance(item, Mapping) and item.get("id") not in (None, "") for item in intents):
-        raise _shape_error("list_intents", "intent objects that each carry an id")
+        raise shape_error("list_intents", "intent objects that each carry an id")
     if len(intents) > per_page:
         raise StoqProtocolError(
             f"STOQ returned {len(intents)} intents on a page of {per_page}; paging cannot be trusted, so the "
@@ -220,37 +233,59 @@ def parse_intents_page(body: Any, *, per_page: int) -> tuple[list[dict[str, Any]
 def parse_intent(body: Any) -> dict[str, Any]:
     """Check a bare Intent object."""
     if not isinstance(body, Mapping) or body.get("id") in (None, ""):
-        raise _shape_error("get_intent", "an intent object with an id")
+        raise shape_error("get_intent", "an intent object with an id")
     return dict(body)
 
 
 def parse_bulk_notify(body: Any) -> tuple[list[str], list[tuple[str, str]]]:
     """Read a bulk notify answer into ``(sent_ids, [(intent_id, error), ...])``."""
+    expected = 'an object with "success" and "failed" lists'
     if not isinstance(body, Mapping):
-        raise _shape_error("bulk_notify_intents", 'an object with "success" and "failed" lists')
+        raise shape_error("bulk_notify_intents", expected, outcome=NOTIFY_OUTCOME_UNKNOWN)
     success = body.get("success", [])
     failed = body.get("failed", [])
     if not isinstance(success, list) or not isinstance(failed, list):
-        raise _shape_error("bulk_notify_intents", 'an object with "success" and "failed" lists')
+        raise shape_error("bulk_notify_intents", expected, outcome=NOTIFY_OUTCOME_UNKNOWN)
     sent = [str(item) for item in success]
     failures: list[tuple[str, str]] = []
     for item in failed:
         if isinstance(item, Mapping) and item.get("intent_id") not in (None, ""):
             failures.append((str(item["intent_id"]), str(item.get("error") or "unknown error")))
         else:
-            raise _shape_error("bulk_notify_intents", 'failed entries of the form {"intent_id", "error"}')
+            raise shape_error(
+                "bulk_notify_intents", 'failed entries of the form {"intent_id", "error"}', outcome=NOTIFY_OUTCOME_UNKNOWN
+            )
     return sent, failures
 
 
-def parse_demand_page(body: Any) -> tuple[list[dict[str, Any]], bool | None, dict[str, Any]]:
+def check_notify_answer(body: Any, intent_id: str) -> None:
+    """Check a ``notify_intent`` answer, documented as ``{"success": true, "intent_id": ...}``.
+
+    Extra fields, and a missing ``success`` or ``intent_id``, are tolerated (a 200 means sent); a body that is
+    not an object, a ``success`` that is not ``true`` or another intent's ID is refused.
+    """
+    expected = '{"success": true, "intent_id": ...}'
+    if not isinstance(body, Mapping) or body.get("success", True) is not True:
+        raise shape_error("notify_intent", expected, outcome=NOTIFY_OUTCOME_UNKNOWN)
+    answered = body.get("intent_id")
+    if answered not in (None, "") and str(answered) != intent_id:
+        raise shape_error("notify_intent", f"{expected} for intent {intent_id}", outcome=NOTIFY_OUTCOME_UNKNOWN)
+
+
+def parse_demand_page(body: Any, *, per_page: int) -> tuple[list[dict[str, Any]], bool | None, dict[str, Any]]:
     """Read a products-in-demand page into ``(items, has_next_page or None, meta)``."""
     if not isinstance(body, Mapping):
-        raise _shape_error("products_in_demand", "an object")
+        raise shape_error("products_in_demand", "an object")
     items = body.get("product_variants_in_demand")
     if items is None:
         items = body.get("products_in_demand", body.get("data"))
     if not isinstance(items, list) or not all(isinstance(item, Mapping) for item in items):
-        raise _shape_error("products_in_demand", 'a "product_variants_in_demand" list of objects')
+        raise shape_error("products_in_demand", 'a "product_variants_in_demand" list of objects')
+    if len(items) > per_page:
+        raise StoqProtocolError(
+            f"STOQ returned {len(items)} variants on a products_in_demand page of {per_page}; paging cannot be "
+            "trusted, so the listing stopped rather than skip or repeat variants. Report this to STOQ support."
+        )
     has_next = body.get("has_next_page")
     meta = body.get("meta")
     return (
