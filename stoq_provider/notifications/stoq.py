@@ -19,8 +19,10 @@ class StoqNotifier(BaseNotifier):
 
     Same selectors and options, all templated: in a callback, hand over an upstream result with Jinja, e.g.
     ``shopify_variant_ids="{{ ti.xcom_pull(task_ids='sync_inventory') }}"``. A callback cannot fail its task:
-    with ``on_partial_failure="fail"`` failures are logged at ERROR with the summary; the alerts that could be
-    sent were sent, exactly once, and running it again sends only what is still pending.
+    bad input, a refused key or a failed send is logged at ERROR as one line naming the parameter or status and
+    what to do (no traceback); with ``on_partial_failure="fail"`` partial failures are logged at ERROR with
+    their counts. The alerts that could be sent were sent, exactly once, and running it again sends only what is
+    still pending.
 
     :param stoq_conn_id: the STOQ connection.
     :param intent_ids: STOQ intent IDs to notify.
@@ -83,7 +85,30 @@ class StoqNotifier(BaseNotifier):
 
         return StoqHook(stoq_conn_id=self.stoq_conn_id)
 
+    def __call__(self, *args: Any) -> None:
+        """Run as a task callback: a STOQ error is logged at ERROR as one clear line, and not raised.
+
+        A callback cannot fail its task, so raising would only add a traceback to the task log. Errors that are
+        not STOQ errors (bugs, template errors) are raised as by any notifier. :meth:`notify` itself raises.
+        """
+        if len(args) != 1:  # the DAG-level form (dag, task_list, ...) has no use for restock alerts
+            super().__call__(*args)
+            return
+        from stoq_provider.exceptions import StoqError
+
+        context = args[0]
+        self._update_context(context)
+        self.render_template_fields(context)
+        try:
+            self.notify(context)
+        except StoqError as exc:
+            self.log.error("STOQ restock alerts failed (the callback does not fail the task): %s", exc)
+        except Exception as exc:
+            self.log.error("Failed to send notification (sync): %s", exc)
+            raise
+
     def notify(self, context: Context) -> None:
+        """Send the alerts; raises the STOQ error (the callback form, ``notifier(context)``, logs it instead)."""
         from stoq_provider.utils.restock import RestockAlerts, RestockRequest, StoqNotifyPartialFailure
 
         request = RestockRequest.build(
