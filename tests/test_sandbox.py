@@ -701,7 +701,8 @@ def test_garbage_and_wrong_shape_answer_200_without_applying(api: Api, stoq_sand
     assert garbage.status_code == 200 and garbage.headers["content-type"].startswith("application/json")
     with pytest.raises(ValueError):
         json.loads(garbage.content)
-    assert api.post("/intents/bulk_notify_intent", json={"intent_ids": [intent["id"]]}).json() == WRONG_SHAPES["bulk_notify"]
+    bulk = api.post("/intents/bulk_notify_intent", json={"intent_ids": [intent["id"]]})
+    assert bulk.json() == WRONG_SHAPES["bulk_notify"]
     listing = api.get("/intents").json()
     assert listing == WRONG_SHAPES["list_intents"] and not isinstance(listing["intents"], list)
     assert "id" not in api.get(f"/intents/{intent['id']}").json()
@@ -756,7 +757,8 @@ def test_malformed_kinds_are_never_drawn_unless_named(api: Api, stoq_sandbox: Sa
     assert set(MALFORMED_FAULT_KINDS).isdisjoint(FAULT_KINDS)
     assert FaultSettings.build(rate=1.0).kinds == FAULT_KINDS == FaultSettings().kinds
     assert stoq_sandbox.set_faults(rate=0.5)["kinds"] == list(FAULT_KINDS)
-    assert stoq_sandbox.set_faults(rate=1.0, kinds=["wrong_shape"], endpoints=["list_intents"])["kinds"] == ["wrong_shape"]
+    named = stoq_sandbox.set_faults(rate=1.0, kinds=["wrong_shape"], endpoints=["list_intents"])
+    assert named["kinds"] == ["wrong_shape"]
     assert api.get("/intents").json() == WRONG_SHAPES["list_intents"]
     stoq_sandbox.outage(30, kind="garbage")
     assert api.get("/intents/products_in_demand").content == GARBAGE_BODY
