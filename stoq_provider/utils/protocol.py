@@ -139,7 +139,8 @@ def check_response(request: ApiRequest, response: ApiResponse, *, conn_id: str, 
         kind = "an HTML error page" if response.looks_like_html else "an error"
         raise StoqServerError(
             f"STOQ, or a proxy in front of it, answered {status} with {kind} to {where}. This is usually "
-            "temporary: reads are retried automatically; run the task again later if it persists.",
+            "temporary: the provider retries (a notify only after reading back what was sent); run the task again "
+            "later if it persists.",
             status_code=status,
         )
     try:
