@@ -147,6 +147,21 @@ def test_settings_refuse_bad_connections(kwargs, match):
         StoqSettings.from_connection(_conn(**kwargs))
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [{"verify": False}, {"verify": "false"}, {"verify_ssl": "0"}, {"ssl_verify": "no"}, {"insecure": True},
+     {"insecure_skip_verify": "true"}, {"verify": "/etc/ssl/custom.pem"}],
+)
+def test_settings_refuse_extras_that_would_switch_tls_verification_off(extra):
+    with pytest.raises(StoqConfigError, match="never switches TLS certificate verification off.*ca_bundle"):
+        StoqSettings.from_connection(_conn(extra=extra))
+
+
+@pytest.mark.parametrize("extra", [{"verify": True}, {"verify": "true"}, {"insecure": "false"}])
+def test_settings_accept_extras_that_keep_tls_verification_on(extra):
+    assert StoqSettings.from_connection(_conn(extra=extra)).verify is True
+
+
 def test_settings_plain_http_has_no_opt_in():
     conn = _conn(host="http://stoq-proxy.internal/api/v1/external", extra={"allow_insecure_http": "true"})
     with pytest.raises(StoqConfigError, match="https://"):

@@ -98,6 +98,7 @@ class StoqSettings:
                 "password field (STOQ app in Shopify Admin: Settings > Integrations > API Key)."
             )
         extra = _extra_dict(conn, conn_id)
+        check_tls_extras(extra, conn_id=conn_id)
         options = {name: extra.get(name, default) for name, default in EXTRA_DEFAULTS.items()}
         base_url = build_base_url(conn.host, conn.schema, conn.port, conn_id=conn_id)
         check_url_security(base_url, conn_id=conn_id)
@@ -119,6 +120,28 @@ class StoqSettings:
             ca_bundle=str(ca_bundle) if ca_bundle else None,
             **numbers,
         )
+
+
+#: Extras other tools use to switch TLS verification off; this provider refuses them rather than ignore them.
+_TLS_OFF_EXTRAS = ("verify", "verify_ssl", "ssl_verify", "tls_verify", "insecure", "insecure_skip_verify", "no_verify")
+_TRUE = {"true", "1", "yes", "on"}
+
+
+def check_tls_extras(extra: Mapping[str, Any], *, conn_id: str) -> None:
+    """Refuse an extra that would switch TLS verification off (or swap the CA), instead of silently ignoring it."""
+    for name in _TLS_OFF_EXTRAS:
+        if name not in extra:
+            continue
+        value = extra[name]
+        asks_off = str(value).strip().lower() in _TRUE if name.startswith(("insecure", "no_")) else (
+            value is False or str(value).strip().lower() not in _TRUE
+        )
+        if asks_off:
+            raise StoqConfigError(
+                f"Connection {conn_id!r}: extra {name!r}={value!r} is refused: this provider never switches TLS "
+                "certificate verification off (the API key travels with every request). Remove it; behind a "
+                "proxy that re-signs TLS, set the extra 'ca_bundle' to its CA certificate file instead."
+            )
 
 
 _NUMERIC_EXTRAS = (
