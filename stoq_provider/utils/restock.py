@@ -234,8 +234,10 @@ class RestockAlerts:
             message = (
                 f"STOQ restock alerts: {summary['failed']} of {summary['requested']} intents failed "
                 f"({summary['notified']} notified, {summary['already_notified']} already notified). "
-                f"First failures: {summary['failures'][:5]}. Everything else was sent; a retry sends only what "
-                "is still pending."
+                f"First failures: {summary['failures'][:5]}. Everything else was sent. STOQ's reasons say "
+                "whether waiting helps: a retry sends only what is still pending, but intents STOQ refuses "
+                "(unknown, unsubscribed, blocked) will fail again; drop them from intent_ids or use "
+                "on_partial_failure='warn'."
             )
             if self.request.on_partial_failure == "fail":
                 raise StoqNotifyPartialFailure(message, summary=summary)
