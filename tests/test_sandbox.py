@@ -840,6 +840,27 @@ def test_stats_count_requests_per_endpoint(api: Api, stoq_sandbox: SandboxServer
     assert requests_by_endpoint == {"list_intents": {"200": 1}, "get_intent": {"404": 1}, "notify_intent": {"404": 1}}
 
 
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/intents/notify_intent", "POST"),
+        ("/intents/bulk_notify_intent", "POST"),
+        ("/intents/bulk_destroy", "DELETE"),
+        ("/intents/transfer_signups", "POST"),
+        ("/intents/some-intent-id", "GET"),
+    ],
+)
+def test_wrong_method_names_the_methods_of_that_path(api: Api, path: str, allowed: str) -> None:
+    response = api.session.put(api.sandbox.base_url + path, timeout=10)
+    assert response.status_code == 405 and response.json() == {"error": "Method not allowed"}
+    assert response.headers["Allow"] == allowed
+
+
+def test_a_trailing_slash_is_not_redirected(api: Api) -> None:
+    response = api.get("/intents/", allow_redirects=False)
+    assert response.status_code == 404 and response.json() == {"error": "Not found"}
+
+
 def test_openapi_document(stoq_sandbox: SandboxServer) -> None:
     schema = requests.get(stoq_sandbox.origin + "/openapi.json", timeout=10).json()
     listing = schema["paths"]["/api/v1/external/intents"]["get"]

@@ -53,8 +53,12 @@ def _tidy_openapi(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_app(state: SandboxState) -> FastAPI:
-    """A sandbox application serving ``state``."""
-    app = SandboxAPI(title="STOQ sandbox", version="1", description=DESCRIPTION)
+    """A sandbox application serving ``state``.
+
+    ``redirect_slashes`` is off: a path with a stray trailing slash is unknown (404), not a redirect
+    (the contract has none, and clients never follow them with the key).
+    """
+    app = SandboxAPI(title="STOQ sandbox", version="1", description=DESCRIPTION, redirect_slashes=False)
     app.state.sandbox = state
     install_error_handlers(app)
     app.add_middleware(GuardMiddleware, state=state)

@@ -149,20 +149,6 @@ async def products_in_demand(
     )
 
 
-@router.get(
-    "/intents/{intent_id}",
-    name=GET_INTENT,
-    response_model=None,
-    responses=_responses((200, Intent, "The intent"), (404, ErrorBody, "Intent not found")),
-)
-async def get_intent(state: State, intent_id: str) -> JSONResponse:
-    """One intent."""
-    intent = state.store.get(intent_id)
-    if intent is None:
-        raise ApiError.of(404, operations.NOT_FOUND)
-    return JSONResponse(intent)
-
-
 @router.post(
     "/intents/notify_intent",
     name=NOTIFY_INTENT,
@@ -227,3 +213,19 @@ async def transfer_signups(state: State, body: TransferRequest) -> Response:
         intent_type=body.intent_type,
     )
     return Response(status_code=200)
+
+
+# Declared after the fixed paths (``/intents/notify_intent`` ...), so that a wrong method on one of them
+# answers 405 with that route's ``Allow`` rather than GET's (Starlette reports the first partial match).
+@router.get(
+    "/intents/{intent_id}",
+    name=GET_INTENT,
+    response_model=None,
+    responses=_responses((200, Intent, "The intent"), (404, ErrorBody, "Intent not found")),
+)
+async def get_intent(state: State, intent_id: str) -> JSONResponse:
+    """One intent."""
+    intent = state.store.get(intent_id)
+    if intent is None:
+        raise ApiError.of(404, operations.NOT_FOUND)
+    return JSONResponse(intent)
