@@ -862,13 +862,24 @@ def test_a_trailing_slash_is_not_redirected(api: Api) -> None:
 
 
 def test_openapi_document(stoq_sandbox: SandboxServer) -> None:
-    schema = requests.get(stoq_sandbox.origin + "/openapi.json", timeout=10).json()
+    schema = requests.get(stoq_sandbox.openapi_url, timeout=10).json()
+    assert stoq_sandbox.openapi_url == stoq_sandbox.origin + "/openapi.json" and stoq_sandbox.openapi() == schema
     listing = schema["paths"]["/api/v1/external/intents"]["get"]
     assert {"200", "400", "401", "429"} <= set(listing["responses"]) and "422" not in listing["responses"]
+    assert listing["operationId"] == "list_intents"
+    assert set(RATE_HEADERS) <= set(listing["responses"]["200"]["headers"])
+    assert "Retry-After" in listing["responses"]["429"]["headers"] and "headers" not in listing["responses"]["401"]
+    notified = next(p for p in listing["parameters"] if p["name"] == "notified")
+    assert notified["schema"]["type"] == "boolean"
     notify = schema["paths"]["/api/v1/external/intents/notify_intent"]["post"]
     assert "422" in notify["responses"]
     assert "HTTPValidationError" not in schema["components"]["schemas"]
     assert schema["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-Auth-Token"
+    intent = schema["components"]["schemas"]["Intent"]["properties"]
+    assert intent["created_at"]["format"] == "date-time" and intent["type"]["enum"] == ["restock", "wishlist_reminder"]
+    signup = schema["paths"]["/api/v1/intents.json"]["post"]
+    assert "security" not in signup and signup["parameters"][0]["required"] is True
+    assert not any(path.startswith("/_sandbox") for path in schema["paths"])
 
 
 def test_connection_json(stoq_sandbox: SandboxServer) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp
 
 from stoq_provider.sandbox import admin, public, routes
@@ -21,8 +22,13 @@ from stoq_provider.sandbox.state import SandboxState
 
 DESCRIPTION = (
     "A local, STOQ-compatible server implementing the STOQ v1 API contract (intents, notifications, "
-    "rate limits) for tests, demos and benchmarks. Routes under /_sandbox are its own admin API."
+    "rate limits) for tests, demos and benchmarks. This document describes that contract: the "
+    "authenticated endpoints under /api/v1/external (header X-Auth-Token) and the public storefront "
+    "signup POST /api/v1/intents.json (header X-Shopify-Shop-Domain, no key). The sandbox's own admin "
+    "routes under /_sandbox are not part of it."
 )
+#: Where the OpenAPI document of the STOQ v1 API is served.
+OPENAPI_PATH = "/openapi.json"
 
 
 class SandboxAPI(FastAPI):
@@ -52,13 +58,25 @@ def _tidy_openapi(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _operation_id(route: APIRoute) -> str:
+    """The endpoint name (``list_intents``, ``notify_intent`` ...) as the operation id."""
+    return route.name
+
+
 def create_app(state: SandboxState) -> FastAPI:
     """A sandbox application serving ``state``.
 
     ``redirect_slashes`` is off: a path with a stray trailing slash is unknown (404), not a redirect
     (the contract has none, and clients never follow them with the key).
     """
-    app = SandboxAPI(title="STOQ sandbox", version="1", description=DESCRIPTION, redirect_slashes=False)
+    app = SandboxAPI(
+        title="STOQ sandbox",
+        version="1",
+        description=DESCRIPTION,
+        openapi_url=OPENAPI_PATH,
+        redirect_slashes=False,
+        generate_unique_id_function=_operation_id,
+    )
     app.state.sandbox = state
     install_error_handlers(app)
     app.add_middleware(GuardMiddleware, state=state)

@@ -2,13 +2,29 @@
 
 Request bodies use strict types (a string id, a JSON boolean, JSON integers), as the contract says.
 Responses are built as plain dictionaries for speed; the response models here document them.
+
+Where the sandbox is more lenient than the contract (the storefront signup answers a missing or
+malformed field with ``200 {"errors": [...]}`` rather than refusing the request), the ``WithJsonSchema``
+annotations describe what the contract asks for; they change the document, never the validation.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, WithJsonSchema
+
+#: An ISO 8601 date-time (the sandbox writes ``YYYY-MM-DDTHH:MM:SSZ``, UTC).
+DateTime = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+#: The intent types the contract lists.
+INTENT_TYPES = ("restock", "wishlist_reminder")
+#: The channels the storefront signup accepts.
+SIGNUP_CHANNELS = ("email", "sms", "push")
+
+
+def _contract(schema: dict[str, Any], description: str | None = None) -> WithJsonSchema:
+    """Document a field as ``schema`` (what the contract requires) whatever the model accepts."""
+    return WithJsonSchema({**schema, **({"description": description} if description else {})})
 
 
 class _Body(BaseModel):
@@ -46,9 +62,9 @@ class PageMeta(BaseModel):
 class Intent(BaseModel):
     """One customer's request to be told when one variant is back in stock."""
 
-    id: str
-    type: str = Field(description="restock or wishlist_reminder")
-    channel: str
+    id: str = Field(description="The intent ID (UUID-like)")
+    type: Annotated[str, _contract({"type": "string", "enum": list(INTENT_TYPES)})]
+    channel: str = Field(description="e.g. email, sms, push")
     email: str | None
     phone: str | None
     contact: str | None
@@ -66,12 +82,12 @@ class Intent(BaseModel):
     notifications_count: int
     optin_confirmed: bool
     accepts_marketing: bool
-    notified_at: str | None = Field(description="null until the intent is sent")
-    blocked_at: str | None
-    unsubscribed_at: str | None
-    customer_unsubscribed_at: str | None
-    created_at: str
-    updated_at: str
+    notified_at: DateTime | None = Field(description="null until the intent is sent")
+    blocked_at: DateTime | None
+    unsubscribed_at: DateTime | None
+    customer_unsubscribed_at: DateTime | None
+    created_at: DateTime
+    updated_at: DateTime
 
 
 # -- authenticated endpoints ----------------------------------------------------------------------
@@ -174,7 +190,7 @@ class DemandItem(BaseModel):
     shopify_inventory_item_id: int | None
     total: int
     pending: int
-    last_requested_at: str | None
+    last_requested_at: DateTime | None
     product_data: ProductData
 
 
@@ -189,15 +205,20 @@ class DemandPage(BaseModel):
 # -- public create-intent endpoint ----------------------------------------------------------------
 
 
+_REQUIRED_INTENT_FIELDS = ["shopify_variant_id", "shopify_product_id", "channel", "quantity", "source"]
+
+
 class IntentInput(_Body):
     """``intent`` of a signup. Missing fields are reported in a ``200 {"errors": [...]}``."""
 
-    shopify_variant_id: StrictInt | None = None
-    shopify_product_id: StrictInt | None = None
+    model_config = ConfigDict(json_schema_extra={"required": _REQUIRED_INTENT_FIELDS})
+
+    shopify_variant_id: Annotated[StrictInt | None, _contract({"type": "integer"})] = None
+    shopify_product_id: Annotated[StrictInt | None, _contract({"type": "integer"})] = None
     shopify_market_id: StrictInt | None = None
-    channel: StrictStr | None = Field(default=None, description="email, sms or push")
-    quantity: StrictInt | None = None
-    source: StrictStr | None = None
+    channel: Annotated[StrictStr | None, _contract({"type": "string", "enum": list(SIGNUP_CHANNELS)})] = None
+    quantity: Annotated[StrictInt | None, _contract({"type": "integer", "minimum": 1})] = None
+    source: Annotated[StrictStr | None, _contract({"type": "string"}, 'e.g. "api"')] = None
 
 
 class CustomerInput(_Body):
@@ -206,7 +227,9 @@ class CustomerInput(_Body):
     id: StrictStr | StrictInt | None = None
     name: StrictStr | None = None
     email: StrictStr | None = None
-    phone: StrictStr | None = Field(default=None, description="digits only, no +")
+    phone: Annotated[
+        StrictStr | None, _contract({"anyOf": [{"type": "string", "pattern": "^[0-9]+$"}, {"type": "null"}]})
+    ] = Field(default=None, description="digits only, no +")
     push: StrictStr | None = None
     country_code: StrictStr | None = None
     country: StrictStr | None = None

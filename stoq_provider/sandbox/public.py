@@ -128,13 +128,14 @@ def signup(state: SandboxState, request: CreateIntentRequest) -> IntentRecord | 
         201: {"model": CreateIntentResponse, "description": "Created"},
         200: {"model": CreateIntentErrors, "description": "Processed but with errors (NOT a success)"},
         400: {"model": ErrorBody, "description": "Not JSON, or intent/customer missing"},
+        401: {"model": ErrorBody, "description": "Unauthorized (in the contract; the sandbox answers 404 instead)"},
         404: {"model": ErrorBody, "description": "Unknown shop"},
     },
 )
 async def create_intent(
     state: State,
     body: CreateIntentRequest,
-    x_shopify_shop_domain: Annotated[str | None, Header(alias=SHOP_DOMAIN_HEADER)] = None,
+    x_shopify_shop_domain: Annotated[str, Header(alias=SHOP_DOMAIN_HEADER, description="<shop>.myshopify.com")],
 ) -> JSONResponse:
     """Sign a customer up for a back-in-stock alert (storefront endpoint)."""
     del x_shopify_shop_domain  # checked by the guard; declared for the API description

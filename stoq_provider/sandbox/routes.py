@@ -10,8 +10,9 @@ import math
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Security
+from fastapi import APIRouter, Path, Query, Security
 from fastapi.security import APIKeyHeader
+from pydantic import WithJsonSchema
 from starlette.responses import JSONResponse, Response
 
 from stoq_provider.sandbox import demand, operations
@@ -54,21 +55,67 @@ api_key_header = APIKeyHeader(name=AUTH_HEADER, auto_error=False, description="T
 DateParam = Annotated[
     str | None,
     Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD (inclusive, on creation date)"),
+    WithJsonSchema({"type": "string", "format": "date"}),
 ]
+#: Optional query filters: absent when not given (a query parameter is never ``null``).
+IntFilter = Annotated[int | None, WithJsonSchema({"type": "integer"})]
+StrFilter = Annotated[str | None, WithJsonSchema({"type": "string"})]
 Page = Annotated[int, Query(ge=1, description="1-based page number")]
 PerPage = Annotated[int, Query(ge=1, le=MAX_PER_PAGE, description=f"items per page (at most {MAX_PER_PAGE})")]
+#: ``notified`` is a boolean in the contract; the sandbox accepts exactly ``true`` and ``false``.
+NotifiedParam = Annotated[
+    Literal["true", "false"] | None,
+    Query(description="true: already notified; false: not yet"),
+    WithJsonSchema({"type": "boolean"}),
+]
+
+#: The budget headers on every authenticated answer (a ``401`` is refused before the budget: none).
+RATE_LIMIT_HEADERS: dict[str, dict[str, Any]] = {
+    "X-RateLimit-Limit": {
+        "description": "The store's budget, in points per rolling window",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "X-RateLimit-Remaining": {
+        "description": "Points left in the current window",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "X-RateLimit-Reset": {
+        "description": "Unix time (seconds) when the window resets; 3 decimals for a sped-up sandbox window",
+        "required": True,
+        "schema": {"type": "number"},
+    },
+}
+RETRY_AFTER_HEADER: dict[str, dict[str, Any]] = {
+    "Retry-After": {
+        "description": "Seconds until the request fits the budget again",
+        "required": True,
+        "schema": {"type": "number", "minimum": 0},
+    },
+}
 
 _COMMON: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody, "description": "Bad request"},
+    400: {"model": ErrorBody, "description": "Bad request", "headers": RATE_LIMIT_HEADERS},
     401: {"model": ErrorBody, "description": "Missing or invalid API key"},
-    429: {"model": RateLimitBody, "description": "Rate limit exceeded"},
+    429: {
+        "model": RateLimitBody,
+        "description": "Rate limit exceeded",
+        "headers": {**RATE_LIMIT_HEADERS, **RETRY_AFTER_HEADER},
+    },
 }
 
 
-def _responses(*extra: tuple[int, type, str]) -> dict[int | str, dict[str, Any]]:
+def _responses(*extra: tuple[int, type | None, str]) -> dict[int | str, dict[str, Any]]:
+    """The common responses plus ``(status, model, description)`` ones (model ``None``: no body)."""
     responses = dict(_COMMON)
     for status, model, description in extra:
-        responses[status] = {"model": model, "description": description}
+        response: dict[str, Any] = {"description": description, "headers": RATE_LIMIT_HEADERS}
+        if model is None:
+            response["content"] = {}
+        else:
+            response["model"] = model
+        responses[status] = response
     return responses
 
 
@@ -103,13 +150,13 @@ def _page(items: Sequence[Any], page: int, per_page: int) -> tuple[list[Any], di
 @router.get("/intents", name=LIST_INTENTS, response_model=None, responses=_responses((200, IntentPage, "A page")))
 async def list_intents(
     state: State,
-    shopify_variant_id: int | None = None,
-    shopify_product_id: int | None = None,
-    email: str | None = None,
-    phone: str | None = None,
+    shopify_variant_id: IntFilter = None,
+    shopify_product_id: IntFilter = None,
+    email: StrFilter = None,
+    phone: StrFilter = None,
     start_date: DateParam = None,
     end_date: DateParam = None,
-    notified: Annotated[Literal["true", "false"] | None, Query(description="true: already notified")] = None,
+    notified: NotifiedParam = None,
     page: Page = 1,
     per_page: PerPage = DEFAULT_PER_PAGE,
 ) -> JSONResponse:
@@ -197,10 +244,7 @@ async def bulk_destroy(state: State, body: BulkDestroyRequest) -> JSONResponse:
     "/intents/transfer_signups",
     name=TRANSFER_SIGNUPS,
     response_class=Response,
-    responses={
-        **_responses((422, ErrorBody, "Transfer failed")),
-        200: {"description": "Transferred (empty body)", "content": {}},
-    },
+    responses=_responses((200, None, "Transferred (empty body)"), (422, ErrorBody, "Transfer failed")),
 )
 async def transfer_signups(state: State, body: TransferRequest) -> Response:
     """Move signups from one variant to another."""
@@ -223,7 +267,9 @@ async def transfer_signups(state: State, body: TransferRequest) -> Response:
     response_model=None,
     responses=_responses((200, Intent, "The intent"), (404, ErrorBody, "Intent not found")),
 )
-async def get_intent(state: State, intent_id: str) -> JSONResponse:
+async def get_intent(
+    state: State, intent_id: Annotated[str, Path(min_length=1, description="The intent ID")]
+) -> JSONResponse:
     """One intent."""
     intent = state.store.get(intent_id)
     if intent is None:

@@ -19,7 +19,7 @@ import urllib.request
 from types import TracebackType
 from typing import Any
 
-from stoq_provider.sandbox.app import create_app
+from stoq_provider.sandbox.app import OPENAPI_PATH, create_app
 from stoq_provider.sandbox.constants import ADMIN_PREFIX, DEFAULT_API_KEY, DEFAULT_SHOP_DOMAIN, EXTERNAL_PREFIX
 from stoq_provider.sandbox.runners import ProcessRunner, SandboxStartError, ThreadRunner
 from stoq_provider.sandbox.state import SandboxConfig, SandboxState
@@ -172,6 +172,11 @@ class SandboxServer:
         return self.origin + EXTERNAL_PREFIX
 
     @property
+    def openapi_url(self) -> str:
+        """Where the OpenAPI 3 description of the STOQ v1 API is served, ``origin + /openapi.json``."""
+        return self.origin + OPENAPI_PATH
+
+    @property
     def api_key(self) -> str:
         """The accepted ``X-Auth-Token``."""
         return self.config.api_key
@@ -195,9 +200,13 @@ class SandboxServer:
     # -- admin API -----------------------------------------------------------------------------
 
     def _admin(self, method: str, route: str, body: dict[str, Any] | None = None) -> Any:
+        return self._call(method, f"{ADMIN_PREFIX}/{route}", body)
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """``method path`` on this server (no key), the JSON answer decoded; raises ``SandboxAdminError``."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
-            f"{self.origin}{ADMIN_PREFIX}/{route}",
+            f"{self.origin}{path}",
             data=data,
             method=method,
             headers={"Content-Type": "application/json"} if data is not None else {},
@@ -207,6 +216,10 @@ class SandboxServer:
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as exc:
             raise SandboxAdminError(exc.code, exc.read().decode(errors="replace")) from None
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI 3 document of the STOQ v1 API (``GET /openapi.json``; admin routes are not in it)."""
+        return self._call("GET", OPENAPI_PATH)  # type: ignore[no-any-return]
 
     def health(self) -> dict[str, Any]:
         """``GET /_sandbox/health``."""
