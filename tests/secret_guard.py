@@ -7,7 +7,7 @@ the sandbox's seeded customers, appears in any of it:
   (Airflow's structlog output goes there), exception text and tracebacks included;
 * the message of every Airflow exception created during the test (``StoqError`` and its subclasses included),
   raised or caught;
-* ``repr()`` of every STOQ hook, operator, sensor, trigger and notifier built during the test;
+* ``repr()`` of every STOQ hook and trigger built, and every operator, sensor and notifier run, during the test;
 * what DAG runs left in the Airflow metadata database: XCom values, rendered template fields, trigger
   arguments, deferral kwargs and DAG run conf (in-process ``dag.test()`` and ``airflow dags test`` alike);
 * the task log files under ``$AIRFLOW_HOME/logs`` written during the test.
@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import re
 import time
-import weakref
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -31,16 +30,18 @@ import pytest
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _DIGITS = re.compile(r"\d{7,}")
 
-#: Classes whose instances' ``repr`` is checked (module, class name).
-WATCHED_CLASSES = (
-    ("stoq_provider.hooks.stoq", "StoqHook"),
-    ("stoq_provider.hooks.stoq_async", "StoqAsyncHook"),
-    ("stoq_provider.operators.notify", "StoqNotifyOperator"),
-    ("stoq_provider.sensors.intents", "StoqPendingIntentsSensor"),
-    ("stoq_provider.triggers.intents", "StoqPendingIntentsTrigger"),
-    ("stoq_provider.notifications.stoq", "StoqNotifier"),
+#: Where instances are recorded for the ``repr`` check: (module, class, method). Plain classes are recorded
+#: when built; operators, sensors and notifiers when they run, so that Airflow's operator metaclass (which
+#: reads ``__init__``'s signature and wraps it) is left untouched.
+WATCHED_METHODS = (
+    ("stoq_provider.hooks.stoq", "StoqHook", "__init__"),
+    ("stoq_provider.hooks.stoq_async", "StoqAsyncHook", "__init__"),
+    ("stoq_provider.triggers.intents", "StoqPendingIntentsTrigger", "__init__"),
+    ("stoq_provider.operators.notify", "StoqNotifyOperator", "execute"),
+    ("stoq_provider.sensors.intents", "StoqPendingIntentsSensor", "poke"),
+    ("stoq_provider.sensors.intents", "StoqPendingIntentsSensor", "execute_complete"),
+    ("stoq_provider.notifications.stoq", "StoqNotifier", "notify"),
 )
-
 
 class SecretGuard:
     """Collects one test's output; :meth:`check` fails the test on any leak."""
@@ -49,7 +50,7 @@ class SecretGuard:
         self.started = time.time()
         self.keys: set[str] = set()
         self.exception_messages: list[str] = []
-        self.objects: list[weakref.ref[Any] | Any] = []
+        self.objects: list[Any] = []
         self._watch(monkeypatch)
 
     # ------------------------------------------------------------------ collection
@@ -80,19 +81,21 @@ class SecretGuard:
 
         monkeypatch.setattr(StoqSettings, "from_connection", classmethod(recording_from_connection))
 
-        for module_name, class_name in WATCHED_CLASSES:
+        for module_name, class_name, method in WATCHED_METHODS:
             cls = getattr(importlib.import_module(module_name), class_name)
-            monkeypatch.setattr(cls, "__init__", self._recording(cls.__init__))
+            monkeypatch.setattr(cls, method, self._recording(vars(cls)[method]))
 
-    def _recording(self, init: Any) -> Any:
+    def _recording(self, method: Any) -> Any:
+        import functools
+
         guard = self
 
-        def recording(obj: Any, *args: Any, **kwargs: Any) -> None:
-            init(obj, *args, **kwargs)
-            guard.objects.append(obj)
+        @functools.wraps(method)
+        def recording(obj: Any, *args: Any, **kwargs: Any) -> Any:
+            if not any(seen is obj for seen in guard.objects):
+                guard.objects.append(obj)
+            return method(obj, *args, **kwargs)
 
-        recording.__wrapped__ = init  # type: ignore[attr-defined]
-        recording.__signature__ = __import__("inspect").signature(init)  # type: ignore[attr-defined]
         return recording
 
     # ------------------------------------------------------------------ sources
