@@ -110,7 +110,7 @@ class StoqHook(BaseHook):
             ),
             "batch_size": integer(
                 "Bulk notify batch size",
-                100,
+                250,
                 "Intent IDs per bulk notify call (1 to 1000). STOQ documents no maximum; keep it conservative.",
                 maximum=MAX_BATCH_SIZE,
             ),
@@ -329,7 +329,7 @@ class StoqHook(BaseHook):
 
         :param intent_ids: STOQ intent IDs (duplicates are dropped).
         :param allow_resend: alert again customers already alerted for these intents.
-        :param batch_size: IDs per request (default: the connection's ``batch_size`` extra, else 100).
+        :param batch_size: IDs per request (default: the connection's ``batch_size`` extra, else 250).
         :param progress: called with the running result after each batch.
         """
         from stoq_provider.utils.delivery import NotifyRunner
