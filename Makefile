@@ -7,11 +7,12 @@ AIRFLOW_VERSION ?= 3.3.2
 STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
 PYTEST_ARGS ?=
 
-.PHONY: help venv test demo clean
+.PHONY: help venv test demo bench clean
 
 help:
 	@echo "make demo   - run the core example DAG end to end with real Airflow against the local STOQ sandbox"
 	@echo "make test   - create $(VENV), install the provider with its dev extra, run the whole test suite"
+	@echo "make bench  - run the benchmarks (B1-B5) against the sandbox and write docs/img/b1_points_time.png"
 	@echo "make clean  - remove the virtualenv and build/test leftovers"
 
 venv: $(STAMP)
@@ -28,6 +29,14 @@ test: venv
 
 demo: venv
 	$(BIN)/python scripts/demo.py
+
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[dev,bench]"
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks --chart docs/img/b1_points_time.png --json .bench-results.json
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .airflow .demo

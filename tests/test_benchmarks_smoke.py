@@ -1,0 +1,31 @@
+"""The benchmarks at smoke sizes, so that ``make bench`` never rots. Speed is measured there, not asserted here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_benchmark_runs_at_smoke_size_and_stays_exactly_once(tmp_path):
+    out = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = {r["name"]: r for r in json.loads(out.read_text())}
+    assert set(results) == {"B1", "B2", "B3", "B4", "B5"}
+    assert all(r["rows"] for r in results.values()), "every benchmark measured something"
+    assert "Summary" in done.stdout
+    # Correctness, unlike speed, is asserted: the restock and the shared-budget runs alert each intent once.
+    for row in results["B1"]["rows"]:
+        assert row["sent"] == row["N"] and row["duplicates"] == 0, row
+    (b2,) = results["B2"]["rows"]
+    assert b2["sent"] == b2["intents"] and b2["duplicates"] == 0 and b2["failed"] == 0
