@@ -1,15 +1,17 @@
 """B2: one store budget, many tasks: 8 notify tasks at once, each in its own process, for different variants.
 
 Like mapped tasks spread over several workers, each process has its own rate pacer; they share only the
-store's budget, which each learns from the ``X-RateLimit-*`` headers of its own answers. The parent polls the
-sandbox's point counter to measure how much of the budget is used while every task still has work queued
-(from the moment the last task starts to the moment the first one finishes): the budget allows ``budget``
-points per ``window``, so the share is ``Δpoints / (budget × Δt / window)``. The clock runs ``SPEEDUP_B2``
-times faster than STOQ's, slow enough that the budget, not the loopback latency, limits the tasks.
+store's budget, which each learns from the ``X-RateLimit-*`` headers of its own answers. The parent samples
+the sandbox's rolling window every 0.1 s while the tasks run. The share of the budget in use at a moment is
+the points spent in the window ending then over the budget (``(budget - remaining) / budget``, at most 1); the
+figure is its mean over the time every task still had work queued (from the moment the last task starts to
+the moment the first one finishes). The clock runs ``SPEEDUP_B2`` times faster than STOQ's, slow enough that
+the budget, not the loopback latency, limits the tasks.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -42,33 +44,30 @@ def _task(connection: str, variants: list[int]) -> dict[str, Any]:
 
 
 class _PointsSampler(threading.Thread):
-    """Samples the sandbox's charged points every ``every`` seconds: a time series of spending."""
+    """Samples the sandbox every ``every`` seconds: the share of the rolling window in use."""
 
-    def __init__(self, server: Any, every: float = 0.2) -> None:
+    def __init__(self, server: Any, every: float = 0.1) -> None:
         super().__init__(daemon=True)
         self.server, self.every = server, every
-        self.samples: list[tuple[float, int]] = []
+        self.in_use: list[tuple[float, float]] = []
         self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.is_set():
-            self.samples.append((time.time(), self.server.stats()["points_charged"]))
+            stats = self.server.stats()
+            now = time.time()
+            budget = stats["budget"]
+            self.in_use.append((now, (budget["budget"] - budget["remaining"]) / budget["budget"]))
             self.stop.wait(self.every)
 
-    def points_at(self, when: float) -> float:
-        """Points charged at ``when``, interpolated between samples."""
-        before = [s for s in self.samples if s[0] <= when]
-        after = [s for s in self.samples if s[0] >= when]
-        if not before:
-            return float(after[0][1])
-        if not after:
-            return float(before[-1][1])
-        (t0, p0), (t1, p1) = before[-1], after[0]
-        return p0 + (p1 - p0) * ((when - t0) / (t1 - t0) if t1 > t0 else 0.0)
+    def mean_in_use(self, start: float, end: float) -> float:
+        """Mean share of the rolling window in use over the samples taken between ``start`` and ``end``."""
+        shares = [share for when, share in self.in_use if start <= when <= end]
+        return sum(shares) / len(shares) if shares else 0.0
 
 
 def run(smoke: bool = False) -> Result:
-    per_task = 150 if smoke else 1500
+    per_task = 150 if smoke else 2500
     n = per_task * TASKS
     with sandbox(intents=10, variants=2, budget=REAL_BUDGET, window=WINDOW) as server:
         server.reset(seed=23, intents=n, variants=TASKS * 2, pending_only=True, budget=REAL_BUDGET, window=WINDOW)
@@ -89,10 +88,14 @@ def run(smoke: bool = False) -> Result:
     all_running = max(t["started"] for t in tasks)
     first_done = min(t["ended"] for t in tasks)
     span = max(first_done - all_running, 1e-9)
-    spent = sampler.points_at(first_done) - sampler.points_at(all_running)
-    share = spent / (REAL_BUDGET * span / WINDOW)
+    share = sampler.mean_in_use(all_running, first_done)
+    any_running = (min(t["started"] for t in tasks), max(t["ended"] for t in tasks))
+    share_any = sampler.mean_in_use(*any_running)
     sent_once = ledger["total_sends"] == n and not ledger["duplicates"] and len(ledger["sends"]) == n
     failed = sum(t["failed"] for t in tasks)
+    any_span = any_running[1] - any_running[0]
+    starts = sorted(t["started"] - any_running[0] for t in tasks)
+    ends = sorted(t["ended"] - any_running[0] for t in tasks)
     rows = [
         {
             "tasks": TASKS,
@@ -102,23 +105,28 @@ def run(smoke: bool = False) -> Result:
             "failed": failed,
             "points": stats["points_charged"],
             "429s": stats["rate_limited"],
-            "all-busy s": round(span, 2),
-            "points while all busy": round(spent),
-            "budget share": f"{share:.1%}",
+            "any busy s": round(any_span, 1),
+            "share, any busy": f"{share_any:.1%}",
+            "all busy s": round(span, 1),
+            "share, all busy": f"{share:.1%}",
             "wall s": round(wall, 1),
         }
     ]
     notes = [
         f"budget {REAL_BUDGET} points per {REAL_WINDOW:g} s, clock sped up {SPEEDUP_B2:g}x (window {WINDOW:g} s); "
         f"batch_size {BATCH}; every 429 recovered: {failed == 0 and sent_once}",
+        "share = mean of (points in the rolling window) / budget, sampled every 0.1 s; 'any busy' runs from the "
+        "first task's start to the last task's end, 'all busy' from the last start to the first end",
+        f"tasks started at +{starts[0]:.1f}..+{starts[-1]:.1f} s (spawned interpreters importing Airflow on "
+        f"{os.cpu_count()} cores) and ended at +{ends[0]:.1f}..+{ends[-1]:.1f} s",
     ]
     return Result(
         name="B2",
         title=f"{TASKS} notify processes sharing one store budget",
-        ratio=share,
-        ratio_label="share of the budget used while all tasks had work",
+        ratio=min(share, share_any),
+        ratio_label="share of the budget in use while work was queued (lower of any/all busy)",
         target=">= 0.90, every 429 recovered, nothing sent twice",
-        met=share >= 0.9 and sent_once and failed == 0,
+        met=min(share, share_any) >= 0.9 and sent_once and failed == 0,
         rows=rows,
         notes=notes,
     )

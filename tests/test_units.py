@@ -271,3 +271,49 @@ def test_redaction_filter_scrubs_urllib3_lines():
     )
     ContactDataFilter().filter(record)
     assert "a%40b.com" not in record.getMessage() and "page=1" in record.getMessage()
+
+
+def test_budget_learns_the_window_and_reuses_points_as_own_requests_leave_it():
+    """A lone client of a rolling window waits for its own oldest request to age out, not for a full reset."""
+    clock = Clock(1000.0)
+    budget = RateBudget(clock=clock)
+    budget.observe(_headers(6, 6, 1000.0))  # nothing in the window yet
+    for _ in range(3):
+        assert budget.reserve(2) == 0.0
+        sent = clock.now
+        clock.now += 0.1  # the answer takes 0.1 s; the server charged it at +0.05 s
+        budget.observe(_headers(6, budget.remaining, sent + 0.05 + 10.0), sent_at=sent)
+        clock.now = sent + 1.0
+    assert budget.window_at_least == pytest.approx(9.95)
+    assert budget.window_at_most == pytest.approx(10.05)
+    # At 1003 the window is full (requests sent at 1000, 1001, 1002); the first surely leaves at 1010.05.
+    assert budget.reserve(2) == pytest.approx(1010.05 - 1003.0)
+    assert budget.reserve(2) == pytest.approx(1011.05 - 1003.0)  # then the second, not the reset at 1012.05
+
+
+def test_budget_forgets_own_requests_that_the_headers_already_count_as_gone():
+    clock = Clock(1000.0)
+    budget = RateBudget(clock=clock)
+    budget.observe(_headers(6, 6, 1000.0))
+    assert budget.reserve(2) == 0.0  # sent at 1000
+    budget.observe(_headers(6, 4, 1010.0), sent_at=1000.0)
+    clock.now = 1010.5  # that request left the window at 1010; a later answer already says so
+    budget.observe(_headers(6, 0, 1015.0), sent_at=1010.4)  # meanwhile others spent everything
+    assert budget.reserve(2) == pytest.approx(4.5)  # the reset: our old request must not be counted twice
+
+
+def test_budget_waits_for_the_reset_when_other_tasks_spent_the_window():
+    clock = Clock(1000.0)
+    budget = RateBudget(clock=clock)
+    budget.observe(_headers(10, 0, 1004.0))  # someone else spent it all; none of it is ours
+    assert budget.reserve(2) == pytest.approx(4.0)
+    assert budget.remaining == 8
+
+
+def test_budget_never_waits_longer_than_the_reset():
+    clock = Clock(1000.0)
+    budget = RateBudget(clock=clock)
+    budget.observe(_headers(10, 10, 1060.0))  # learns a 60 s window
+    assert budget.reserve(2) == 0.0
+    budget.observe(_headers(10, 0, 1003.0))  # a fixed window about to reset: sooner than our request leaves
+    assert budget.reserve(2) == pytest.approx(3.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import httpx
@@ -72,6 +73,7 @@ class AsyncTransport:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _exchange(self, request: ApiRequest) -> ApiResponse:
+        sent_at = time.time()
         try:
             response = await self.client.request(
                 request.method,
@@ -88,4 +90,5 @@ class AsyncTransport:
             raise self.policy.dropped_error(request, exc) from None
         except httpx.HTTPError as exc:
             raise self.policy.dropped_error(request, exc) from None
-        return ApiResponse(status=response.status_code, headers=response.headers, content=response.content)
+        return ApiResponse(status=response.status_code, headers=response.headers, content=response.content,
+                           sent_at=sent_at)

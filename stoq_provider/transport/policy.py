@@ -66,7 +66,7 @@ class TransportPolicy:
     def read(self, request: ApiRequest, response: ApiResponse) -> Any:
         """Learn the budget from the answer; raise :class:`RateLimited` on 429; else check and parse it."""
         if request.authenticated:
-            self.budget.observe(response.headers)
+            self.budget.observe(response.headers, sent_at=response.sent_at)
         if response.status == 429:
             try:
                 body = decode_json(response)

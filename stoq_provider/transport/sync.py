@@ -61,6 +61,7 @@ class SyncTransport:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _exchange(self, request: ApiRequest) -> ApiResponse:
+        sent_at = time.time()
         try:
             response = self.session.request(
                 request.method,
@@ -80,4 +81,4 @@ class SyncTransport:
             raise self.policy.timeout_error(request) from None
         except requests.RequestException as exc:
             raise self.policy.dropped_error(request, exc) from None
-        return ApiResponse(status=response.status_code, headers=response.headers, content=content)
+        return ApiResponse(status=response.status_code, headers=response.headers, content=content, sent_at=sent_at)

@@ -74,11 +74,13 @@ class ApiResponse:
     :param status: HTTP status code.
     :param headers: response headers (any mapping; lookups try the canonical and lower-case names).
     :param content: raw body bytes.
+    :param sent_at: Unix time the request left (lets the rate budget bound the window's length).
     """
 
     status: int
     headers: Mapping[str, str]
     content: bytes
+    sent_at: float | None = None
 
     @property
     def content_type(self) -> str:

@@ -15,11 +15,14 @@ import hashlib
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
 READ_COST = 1
 WRITE_COST = 2
+#: At most this many of this process's recent requests are remembered per store.
+OWN_CHARGES_KEPT = 4096
 
 
 def request_cost(method: str) -> int:
@@ -61,6 +64,17 @@ class RateBudget:
 
     :param clock: returns the current Unix time; injectable for tests.
 
+    The view is the latest ``X-RateLimit-*`` headers, less the points reserved since. When it is out of points,
+    the wait is the shorter of two bounds, so that the rolling window's points are used as soon as they return:
+
+    * the reset (``X-RateLimit-Reset``, when the whole window is free again), always safe;
+    * the moment enough of *this process's own* recent requests have surely left the window. The window's
+      length is never assumed: each answer bounds it, from below by ``reset - received`` and from above by
+      ``reset - sent`` (the reset is at least one window after the request was charged), and a request counts
+      as gone one upper bound after it was sent. Points spent by other tasks are unknown here; if they still
+      fill the window, STOQ answers ``429`` with an exact ``Retry-After`` and the request is sent again after
+      it.
+
     Usage::
 
         budget = RateBudget()
@@ -75,7 +89,11 @@ class RateBudget:
         self.limit: int | None = None
         self.remaining: int | None = None
         self.reset_at: float | None = None
+        #: Bounds on the rolling window's length learned from the headers (``None`` until seen).
+        self.window_at_least: float | None = None
+        self.window_at_most: float | None = None
         self._not_before = 0.0
+        self._own: deque[tuple[float, int]] = deque(maxlen=OWN_CHARGES_KEPT)
 
     def __repr__(self) -> str:
         return f"RateBudget(limit={self.limit}, remaining={self.remaining}, reset_at={self.reset_at})"
@@ -84,24 +102,53 @@ class RateBudget:
         """Reserve ``cost`` points; return how many seconds to wait before sending (0 to send now)."""
         with self._lock:
             now = self._clock()
+            wait = max(0.0, self._not_before - now)
             if self.remaining is None or self.limit is None:
-                return max(0.0, self._not_before - now)
+                return self._charged(now + wait, cost)
             if self.reset_at is not None and now >= self.reset_at:
                 self.remaining, self.reset_at = self.limit, None
             if self.remaining >= cost:
                 self.remaining -= cost
-                return max(0.0, self._not_before - now)
+                return self._charged(now + wait, cost)
             if self.reset_at is None:
                 # Out of points with no known reset: send and let a 429 tell us how long to wait.
-                return max(0.0, self._not_before - now)
+                return self._charged(now + wait, cost)
+            back_at, freed = self._own_points_back(cost - self.remaining)
+            if back_at is not None and back_at < self.reset_at:
+                # Enough of our own earlier requests leave the rolling window before it resets entirely.
+                self._not_before = max(self._not_before, back_at)
+                self.remaining = self.remaining + freed - cost
+                return self._charged(self._not_before, cost, now)
             # Wait for the window to reset, and draw this request from the fresh window.
-            wait = self.reset_at - now
-            self._not_before = self.reset_at
+            self._not_before = max(self._not_before, self.reset_at)
             self.remaining, self.reset_at = self.limit - cost, None
-            return max(0.0, wait)
+            self._own.clear()  # all of them have left the window by then
+            return self._charged(self._not_before, cost, now)
 
-    def observe(self, headers: Mapping[str, str]) -> None:
-        """Take the budget from a response's ``X-RateLimit-*`` headers (ignored when absent or malformed)."""
+    def _charged(self, sent_at: float, cost: int, now: float | None = None) -> float:
+        """Remember a request of ours leaving at ``sent_at``; return the wait until then."""
+        self._own.append((sent_at, cost))
+        return max(0.0, sent_at - (self._clock() if now is None else now))
+
+    def _own_points_back(self, needed: int) -> tuple[float | None, int]:
+        """When ``needed`` points of our own requests will have left the window (consuming them), and how many."""
+        if self.window_at_most is None:
+            return None, 0
+        freed, taken = 0, 0
+        for sent_at, cost in self._own:
+            freed += cost
+            taken += 1
+            if freed >= needed:
+                for _ in range(taken):
+                    self._own.popleft()
+                return sent_at + self.window_at_most, freed
+        return None, 0
+
+    def observe(self, headers: Mapping[str, str], *, sent_at: float | None = None) -> None:
+        """Take the budget from a response's ``X-RateLimit-*`` headers (ignored when absent or malformed).
+
+        :param sent_at: when the request that got this answer left; with it, the answer bounds the window.
+        """
         limit = _number(_header(headers, "X-RateLimit-Limit"))
         remaining = _number(_header(headers, "X-RateLimit-Remaining"))
         reset = _number(_header(headers, "X-RateLimit-Reset"))
@@ -111,12 +158,30 @@ class RateBudget:
             self.limit = int(limit)
             self.remaining = max(0, min(int(remaining), int(limit)))
             self.reset_at = reset
+            if reset is not None:
+                self._learn_window(reset, sent_at)
+
+    def _learn_window(self, reset: float, sent_at: float | None) -> None:
+        now = self._clock()
+        if reset - now > 0:
+            self.window_at_least = max(self.window_at_least or 0.0, reset - now)
+            # Our requests that may have left the window by now are in ``remaining`` already: forget them.
+            while self._own and self._own[0][0] + self.window_at_least <= now:
+                self._own.popleft()
+        if sent_at is not None and reset - sent_at > 0:
+            at_most = reset - sent_at
+            if self.window_at_most is None or at_most < self.window_at_most:
+                self.window_at_most = at_most
+        if self.window_at_most is not None and self.window_at_least is not None:
+            self.window_at_most = max(self.window_at_most, self.window_at_least)
 
     def exhausted_for(self, seconds: float) -> None:
         """Record a 429: nothing may be sent for ``seconds``."""
         with self._lock:
             until = self._clock() + seconds
             self._not_before = max(self._not_before, until)
+            if self._own:
+                self._own.pop()  # the refused request was not charged
             if self.limit is not None:
                 self.remaining = 0
                 self.reset_at = until
