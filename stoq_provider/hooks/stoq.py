@@ -83,11 +83,16 @@ class StoqHook(BaseHook):
         from wtforms.validators import NumberRange, Optional
 
         def number(label: str, default: float, description: str) -> Any:
-            return DecimalField(label, validators=[Optional(), NumberRange(min=0)], default=default, description=description)
+            return DecimalField(
+                label, validators=[Optional(), NumberRange(min=0)], default=default, description=description
+            )
 
         def integer(label: str, default: int, description: str, maximum: int | None = None) -> Any:
             return IntegerField(
-                label, validators=[Optional(), NumberRange(min=1, max=maximum)], default=default, description=description
+                label,
+                validators=[Optional(), NumberRange(min=1, max=maximum)],
+                default=default,
+                description=description,
             )
 
         return {
@@ -105,9 +110,7 @@ class StoqHook(BaseHook):
                 5,
                 "Attempts for a read that meets a 5xx, a proxy error page, a dropped connection or a timeout.",
             ),
-            "retry_max_time": number(
-                "Retry window (seconds)", 120, "Upper bound on the time spent retrying one read."
-            ),
+            "retry_max_time": number("Retry window (seconds)", 120, "Upper bound on the time spent retrying one read."),
             "batch_size": integer(
                 "Bulk notify batch size",
                 250,
@@ -393,7 +396,9 @@ class StoqHook(BaseHook):
             intent_type=validation.choice(intent_type, "intent_type", _TRANSFER_TYPES),
         )
         self._send(request)
-        self.log.info("STOQ transferred %s signups to variant %s.", intent_type, request.json_body["to_shopify_variant_id"])
+        self.log.info(
+            "STOQ transferred %s signups to variant %s.", intent_type, request.json_body["to_shopify_variant_id"]
+        )
 
     def create_intent(
         self,
@@ -429,8 +434,16 @@ class StoqHook(BaseHook):
         from stoq_provider.utils.protocol import redact
 
         body = self._create_body(
-            shopify_variant_id, shopify_product_id, channel, quantity, email, phone,
-            shopify_market_id, source, customer, product,
+            shopify_variant_id,
+            shopify_product_id,
+            channel,
+            quantity,
+            email,
+            phone,
+            shopify_market_id,
+            source,
+            customer,
+            product,
         )
         shop_domain = self.settings.shop_domain
         if not shop_domain:
@@ -468,8 +481,16 @@ class StoqHook(BaseHook):
 
     @staticmethod
     def _create_body(
-        variant: Any, product_id: Any, channel: str, quantity: Any, email: str | None, phone: str | None,
-        market: Any, source: str, customer: Mapping[str, Any] | None, product: Mapping[str, Any] | None,
+        variant: Any,
+        product_id: Any,
+        channel: str,
+        quantity: Any,
+        email: str | None,
+        phone: str | None,
+        market: Any,
+        source: str,
+        customer: Mapping[str, Any] | None,
+        product: Mapping[str, Any] | None,
     ) -> dict[str, Any]:
         channel = validation.choice(channel, "channel", _CHANNELS)
         intent: dict[str, Any] = {
@@ -510,8 +531,8 @@ def missing_connection(conn_id: str) -> StoqConfigError:
     """The error for a connection that does not exist (shared with the async hook)."""
     return StoqConfigError(
         f"Airflow connection {conn_id!r} does not exist. Create it with conn type 'stoq' and "
-        "the store's API key as password, e.g. AIRFLOW_CONN_STOQ_DEFAULT='{\"conn_type\": \"stoq\", "
-        "\"password\": \"stoq_api_key_...\"}'."
+        'the store\'s API key as password, e.g. AIRFLOW_CONN_STOQ_DEFAULT=\'{"conn_type": "stoq", '
+        '"password": "stoq_api_key_..."}\'.'
     )
 
 

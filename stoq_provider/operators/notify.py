@@ -121,7 +121,11 @@ class StoqNotifyOperator(BaseOperator):
             raise
         self.log.info(
             "STOQ restock alerts done: %d notified, %d already notified, %d skipped, %d held back, %d failed.",
-            summary["notified"], summary["already_notified"], summary["skipped"], summary["held_back"], summary["failed"],
+            summary["notified"],
+            summary["already_notified"],
+            summary["skipped"],
+            summary["held_back"],
+            summary["failed"],
         )
         context["ti"].xcom_push(key="stoq_summary", value=summary)
         return summary

@@ -123,9 +123,7 @@ class StoqPendingIntentsSensor(BaseSensorOperator):
         variants, products, min_pending, types = self._checked()
         intents = chain.from_iterable(self.hook.list_intents(**q) for q in pending_queries(variants, products))
         result = summary(count_pending(intents, types, variant_ids=variants or ()))
-        self.log.info(
-            "STOQ: %d customers waiting (need %d): %s", result["total"], min_pending, result["pending"]
-        )
+        self.log.info("STOQ: %d customers waiting (need %d): %s", result["total"], min_pending, result["pending"])
         return PokeReturnValue(is_done=result["total"] >= min_pending, xcom_value=result)
 
     # ------------------------------------------------------------------ deferrable

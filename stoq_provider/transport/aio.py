@@ -90,5 +90,6 @@ class AsyncTransport:
             raise self.policy.dropped_error(request, exc) from None
         except httpx.HTTPError as exc:
             raise self.policy.dropped_error(request, exc) from None
-        return ApiResponse(status=response.status_code, headers=response.headers, content=response.content,
-                           sent_at=sent_at)
+        return ApiResponse(
+            status=response.status_code, headers=response.headers, content=response.content, sent_at=sent_at
+        )

@@ -191,7 +191,9 @@ class NotifyRunner:
         if asked:
             # STOQ's answer did not mention these IDs: read them back rather than guess.
             unsent = self._recheck(list(asked), state.resend, started, result, cause=None)
-            result.failed.extend((iid, "STOQ's answer did not mention this intent; it is still unsent") for iid in unsent)
+            result.failed.extend(
+                (iid, "STOQ's answer did not mention this intent; it is still unsent") for iid in unsent
+            )
         state.pending = []
 
     # ------------------------------------------------------------------ read-back

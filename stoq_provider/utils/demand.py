@@ -77,7 +77,5 @@ def intent_types_arg(value: Any) -> tuple[str, ...]:
     types = tuple(dict.fromkeys(items))
     unknown = [t for t in types if t not in INTENT_TYPES]
     if not types or unknown:
-        raise StoqConfigError(
-            f"intent_types must name one or more of {', '.join(INTENT_TYPES)}; got {list(types)!r}."
-        )
+        raise StoqConfigError(f"intent_types must name one or more of {', '.join(INTENT_TYPES)}; got {list(types)!r}.")
     return types

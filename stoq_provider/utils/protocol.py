@@ -256,7 +256,9 @@ def parse_bulk_notify(body: Any) -> tuple[list[str], list[tuple[str, str]]]:
             failures.append((str(item["intent_id"]), str(item.get("error") or "unknown error")))
         else:
             raise shape_error(
-                "bulk_notify_intents", 'failed entries of the form {"intent_id", "error"}', outcome=NOTIFY_OUTCOME_UNKNOWN
+                "bulk_notify_intents",
+                'failed entries of the form {"intent_id", "error"}',
+                outcome=NOTIFY_OUTCOME_UNKNOWN,
             )
     return sent, failures
 

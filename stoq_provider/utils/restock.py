@@ -144,7 +144,15 @@ def fit_inventory(intents: Sequence[Mapping[str, Any]], units: int) -> tuple[lis
 
 
 def _variant_row() -> dict[str, int]:
-    return {"pending": 0, "eligible": 0, "skipped": 0, "held_back": 0, "notified": 0, "already_notified": 0, "failed": 0}
+    return {
+        "pending": 0,
+        "eligible": 0,
+        "skipped": 0,
+        "held_back": 0,
+        "notified": 0,
+        "already_notified": 0,
+        "failed": 0,
+    }
 
 
 class RestockAlerts:
@@ -215,7 +223,11 @@ class RestockAlerts:
         self.log.info(
             "STOQ restock alerts: %d intents to notify, %d skipped (unsubscribed, blocked or other type), "
             "%d held back by inventory, over %d variants%s.",
-            len(ids), self.skipped, self.held_back, len(self.per_variant), " (dry run: nothing is sent)" if self.request.dry_run else "",
+            len(ids),
+            self.skipped,
+            self.held_back,
+            len(self.per_variant),
+            " (dry run: nothing is sent)" if self.request.dry_run else "",
         )
         if self.request.dry_run or not ids:
             return self._summary(len(ids), None)
@@ -257,12 +269,18 @@ class RestockAlerts:
             left = (total - done) * elapsed / done if done else 0.0
             self.log.info(
                 "STOQ notify progress: %d/%d intents (%.0f%%), %d failed so far, about %.0f s left.",
-                done, total, 100.0 * done / total, len(result.failed), left,
+                done,
+                total,
+                100.0 * done / total,
+                len(result.failed),
+                left,
             )
 
         return progress
 
-    def _summary(self, requested: int, result: BulkNotifyResult | None, *, interrupted: str | None = None) -> dict[str, Any]:
+    def _summary(
+        self, requested: int, result: BulkNotifyResult | None, *, interrupted: str | None = None
+    ) -> dict[str, Any]:
         outcome = {"notified": [], "already_notified": [], "failed": []}  # type: dict[str, list[str]]
         if result is not None:
             outcome = {

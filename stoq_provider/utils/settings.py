@@ -108,8 +108,7 @@ class StoqSettings:
         else:
             shop_domain = None
         numbers = {
-            name: _as_number(options[name], name, conn_id, integer=name in _INTEGER_EXTRAS)
-            for name in _NUMERIC_EXTRAS
+            name: _as_number(options[name], name, conn_id, integer=name in _INTEGER_EXTRAS) for name in _NUMERIC_EXTRAS
         }
         ca_bundle = options.get("ca_bundle") or None
         return cls(
@@ -133,8 +132,10 @@ def check_tls_extras(extra: Mapping[str, Any], *, conn_id: str) -> None:
         if name not in extra:
             continue
         value = extra[name]
-        asks_off = str(value).strip().lower() in _TRUE if name.startswith(("insecure", "no_")) else (
-            value is False or str(value).strip().lower() not in _TRUE
+        asks_off = (
+            str(value).strip().lower() in _TRUE
+            if name.startswith(("insecure", "no_"))
+            else (value is False or str(value).strip().lower() not in _TRUE)
         )
         if asks_off:
             raise StoqConfigError(
@@ -178,9 +179,7 @@ def _as_number(value: Any, name: str, conn_id: str, *, integer: bool) -> Any:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise StoqConfigError(
-            f"Connection {conn_id!r}: extra {name!r} must be a number, got {value!r}."
-        ) from None
+        raise StoqConfigError(f"Connection {conn_id!r}: extra {name!r} must be a number, got {value!r}.") from None
     if number <= 0 and name not in {"max_rate_limit_retries"} or number < 0:
         raise StoqConfigError(f"Connection {conn_id!r}: extra {name!r} must be positive, got {value!r}.")
     if integer:
@@ -206,9 +205,7 @@ def build_base_url(host: str | None, schema: str | None, port: int | None, *, co
         host = f"{scheme}://{host}"
     parts = urlsplit(host)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise StoqConfigError(
-            f"Connection {conn_id!r}: host must be an http(s) URL such as {DEFAULT_BASE_URL!r}."
-        )
+        raise StoqConfigError(f"Connection {conn_id!r}: host must be an http(s) URL such as {DEFAULT_BASE_URL!r}.")
     if parts.username or parts.password:
         raise StoqConfigError(
             f"Connection {conn_id!r}: do not put credentials in the host URL; the API key goes in the password."
