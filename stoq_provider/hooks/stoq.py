@@ -545,4 +545,4 @@ def _mask(value: str) -> None:
     mask_secret(value)
 
 
-__all__ = ["MAX_BATCH_SIZE", "StoqHook", "StoqBulkNotifyInterrupted"]
+__all__ = ["MAX_BATCH_SIZE", "StoqBulkNotifyInterrupted", "StoqHook"]

@@ -128,7 +128,7 @@ class StoqPendingIntentsSensor(BaseSensorOperator):
 
     # ------------------------------------------------------------------ deferrable
 
-    def execute(self, context: Context) -> Any:
+    def execute(self, context: Context) -> Any:  # noqa: RET503 - self.defer() raises TaskDeferred, it never returns
         """Poke or reschedule as any sensor; when deferrable, check once and then defer to the trigger."""
         if not self.deferrable:
             return super().execute(context)

@@ -134,10 +134,9 @@ class RateBudget:
         """When ``needed`` points of our own requests will have left the window (consuming them), and how many."""
         if self.window_at_most is None:
             return None, 0
-        freed, taken = 0, 0
-        for sent_at, cost in self._own:
+        freed = 0
+        for taken, (sent_at, cost) in enumerate(self._own, start=1):
             freed += cost
-            taken += 1
             if freed >= needed:
                 for _ in range(taken):
                     self._own.popleft()

@@ -103,10 +103,7 @@ class StoqSettings:
         base_url = build_base_url(conn.host, conn.schema, conn.port, conn_id=conn_id)
         check_url_security(base_url, conn_id=conn_id)
         shop_domain = options.pop("shop_domain")
-        if shop_domain not in (None, ""):
-            shop_domain = validate_shop_domain(shop_domain, conn_id=conn_id)
-        else:
-            shop_domain = None
+        shop_domain = validate_shop_domain(shop_domain, conn_id=conn_id) if shop_domain not in (None, "") else None
         numbers = {
             name: _as_number(options[name], name, conn_id, integer=name in _INTEGER_EXTRAS) for name in _NUMERIC_EXTRAS
         }
@@ -180,7 +177,7 @@ def _as_number(value: Any, name: str, conn_id: str, *, integer: bool) -> Any:
         number = float(value)
     except (TypeError, ValueError):
         raise StoqConfigError(f"Connection {conn_id!r}: extra {name!r} must be a number, got {value!r}.") from None
-    if number <= 0 and name not in {"max_rate_limit_retries"} or number < 0:
+    if (number <= 0 and name not in {"max_rate_limit_retries"}) or number < 0:
         raise StoqConfigError(f"Connection {conn_id!r}: extra {name!r} must be positive, got {value!r}.")
     if integer:
         if number != int(number):
