@@ -23,6 +23,10 @@ class StoqError(AirflowException):
     :param reason: STOQ's own explanation, redacted, if it gave one.
     """
 
+    # Airflow types AirflowException.status_code as an HTTPStatus (a class default of 500); here it is the
+    # status STOQ answered with, or None when there was no answer, as it always has been.
+    status_code: int | None  # type: ignore[assignment]
+
     def __init__(self, message: str, *, status_code: int | None = None, reason: str | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code

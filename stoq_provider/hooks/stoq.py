@@ -83,7 +83,9 @@ class StoqHook(BaseHook):
         from wtforms.validators import NumberRange, Optional
 
         def number(label: str, default: float, description: str) -> Any:
-            return DecimalField(
+            # The WTForms stubs want a Decimal default, but Airflow copies each field's default into the JSON
+            # schema of its connection form, where a Decimal is no JSON number: keep the plain float.
+            return DecimalField(  # type: ignore[call-overload]
                 label, validators=[Optional(), NumberRange(min=0)], default=default, description=description
             )
 
@@ -540,7 +542,7 @@ def _mask(value: str) -> None:
     """Register a secret (API key, a customer's contact) with Airflow's secrets masker."""
     try:
         from airflow.sdk.log import mask_secret
-    except ImportError:  # pragma: no cover - older task SDKs
+    except ImportError:  # pragma: no cover - older Task SDKs have the same function here (so: no-redef)
         from airflow.sdk.execution_time.secrets_masker import mask_secret  # type: ignore[no-redef]
     mask_secret(value)
 

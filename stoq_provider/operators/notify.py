@@ -64,6 +64,9 @@ class StoqNotifyOperator(BaseOperator):
         "dry_run",
     )
     ui_color = "#e8f4ea"
+    # The parameter shadows BaseOperator.dry_run(), a method that renders the template fields and that Airflow 3
+    # itself never calls; the operator's public ``dry_run`` has been the flag since its first release.
+    dry_run: bool  # type: ignore[assignment]
 
     def __init__(
         self,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 
@@ -66,7 +66,8 @@ def build_intent(state: SandboxState, fields: Mapping[str, Any]) -> IntentRecord
     if "updated_at" not in fields:
         record["updated_at"] = max(value for name in INTENT_TIME_FIELDS if (value := record[name]) is not None)
     try:
-        validated: IntentRecord = Intent.model_validate(record).model_dump()  # type: ignore[assignment]
+        # The Intent model has exactly IntentRecord's fields.
+        validated = cast("IntentRecord", Intent.model_validate(record).model_dump())
     except ValidationError as exc:
         raise ApiError.of(400, describe_validation_errors(exc.errors())) from None
     if validated["id"] in state.store:

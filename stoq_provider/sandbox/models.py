@@ -205,13 +205,13 @@ class DemandPage(BaseModel):
 # -- public create-intent endpoint ----------------------------------------------------------------
 
 
-_REQUIRED_INTENT_FIELDS = ["shopify_variant_id", "shopify_product_id", "channel", "quantity", "source"]
+_REQUIRED_INTENT_FIELDS = ("shopify_variant_id", "shopify_product_id", "channel", "quantity", "source")
 
 
 class IntentInput(_Body):
     """``intent`` of a signup. Missing fields are reported in a ``200 {"errors": [...]}``."""
 
-    model_config = ConfigDict(json_schema_extra={"required": _REQUIRED_INTENT_FIELDS})
+    model_config = ConfigDict(json_schema_extra={"required": [*_REQUIRED_INTENT_FIELDS]})
 
     shopify_variant_id: Annotated[StrictInt | None, _contract({"type": "integer"})] = None
     shopify_product_id: Annotated[StrictInt | None, _contract({"type": "integer"})] = None

@@ -199,8 +199,9 @@ class SandboxServer:
 
     # -- admin API -----------------------------------------------------------------------------
 
-    def _admin(self, method: str, route: str, body: dict[str, Any] | None = None) -> Any:
-        return self._call(method, f"{ADMIN_PREFIX}/{route}", body)
+    def _admin(self, method: str, route: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        answer: dict[str, Any] = self._call(method, f"{ADMIN_PREFIX}/{route}", body)  # always an object
+        return answer
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """``method path`` on this server (no key), the JSON answer decoded; raises ``SandboxAdminError``."""
@@ -219,53 +220,57 @@ class SandboxServer:
 
     def openapi(self) -> dict[str, Any]:
         """The OpenAPI 3 document of the STOQ v1 API (``GET /openapi.json``; admin routes are not in it)."""
-        return self._call("GET", OPENAPI_PATH)  # type: ignore[no-any-return]
+        document: dict[str, Any] = self._call("GET", OPENAPI_PATH)
+        return document
 
     def health(self) -> dict[str, Any]:
         """``GET /_sandbox/health``."""
-        return self._admin("GET", "health")  # type: ignore[no-any-return]
+        return self._admin("GET", "health")
 
     def reset(self, **options: Any) -> dict[str, Any]:
         """Reseed and clear everything; options: seed, intents, variants, pending_only, anchor
         ("YYYY-MM-DD"), budget, window, max_bulk. Omitted ones return to the startup values."""
-        return self._admin("POST", "reset", options)  # type: ignore[no-any-return]
+        return self._admin("POST", "reset", options)
 
     def configure(self, **options: Any) -> dict[str, Any]:
         """Change ``budget``, ``window`` and/or ``max_bulk`` (None: no maximum) at runtime."""
-        return self._admin("POST", "config", options)  # type: ignore[no-any-return]
+        return self._admin("POST", "config", options)
 
     def set_faults(self, **options: Any) -> dict[str, Any]:
         """Configure faults: rate, kinds, endpoints, slow_seconds, seed, script."""
-        return self._admin("POST", "faults", options)  # type: ignore[no-any-return]
+        return self._admin("POST", "faults", options)
 
     def clear_faults(self) -> dict[str, Any]:
         """No more injected faults (an outage in progress continues)."""
-        return self._admin("POST", "faults", {})  # type: ignore[no-any-return]
+        return self._admin("POST", "faults", {})
 
     def outage(self, seconds: float, kind: str = "html502") -> dict[str, Any]:
         """Fail every API request with ``kind`` for ``seconds`` (0 ends the outage)."""
-        return self._admin("POST", "outage", {"seconds": seconds, "kind": kind})  # type: ignore[no-any-return]
+        return self._admin("POST", "outage", {"seconds": seconds, "kind": kind})
 
     def add_intents(self, intents: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Add intents from partial field dictionaries; returns the complete intents."""
-        return self._admin("POST", "intents", {"intents": intents})["intents"]  # type: ignore[no-any-return]
+        added: list[dict[str, Any]] = self._admin("POST", "intents", {"intents": intents})["intents"]
+        return added
 
     def intents(self) -> list[dict[str, Any]]:
         """Every intent, in listing order."""
-        return self._admin("GET", "intents")["intents"]  # type: ignore[no-any-return]
+        intents: list[dict[str, Any]] = self._admin("GET", "intents")["intents"]
+        return intents
 
     def catalog(self) -> list[dict[str, Any]]:
         """Every known variant."""
-        return self._admin("GET", "catalog")["variants"]  # type: ignore[no-any-return]
+        variants: list[dict[str, Any]] = self._admin("GET", "catalog")["variants"]
+        return variants
 
     def ledger(self) -> dict[str, Any]:
         """Sends so far: ``sends``, ``total_sends``, ``duplicates``, ``events``."""
-        return self._admin("GET", "ledger")  # type: ignore[no-any-return]
+        return self._admin("GET", "ledger")
 
     def stats(self) -> dict[str, Any]:
         """Request counters, points charged, 429s and faults."""
-        return self._admin("GET", "stats")  # type: ignore[no-any-return]
+        return self._admin("GET", "stats")
 
     def pii(self) -> dict[str, Any]:
         """The API key, e-mails and phones a client must never log."""
-        return self._admin("GET", "pii")  # type: ignore[no-any-return]
+        return self._admin("GET", "pii")

@@ -11,7 +11,7 @@ import bisect
 import operator
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 
 class IntentRecord(TypedDict):
@@ -142,7 +142,7 @@ class IntentStore:
         for intent in intents:
             intent["shopify_variant_id"] = variant_id
             intent["shopify_product_id"] = product_id
-            intent.update(fields)  # type: ignore[typeddict-item]
+            cast("dict[str, Any]", intent).update(fields)  # fields: IntentRecord keys, named by the caller
             moved += 1
         if moved and self._ordered is not None:
             self._rebuild_buckets()

@@ -161,9 +161,10 @@ class StoqPendingIntentsSensor(BaseSensorOperator):
         :class:`StoqPendingIntentsWaitError`. With ``soft_fail`` either skips the task instead (Airflow's sensor
         resume logic does that).
         """
-        status = (event or {}).get("status")
+        payload = event or {}
+        status = payload.get("status")
         if status in ("success", "timeout"):
-            result = {"pending": dict(event.get("pending") or {}), "total": int(event.get("total") or 0)}
+            result = {"pending": dict(payload.get("pending") or {}), "total": int(payload.get("total") or 0)}
             self.log.info("STOQ: %d customers waiting: %s", result["total"], result["pending"])
             if status == "success":
                 return result
@@ -172,7 +173,7 @@ class StoqPendingIntentsSensor(BaseSensorOperator):
             message = self._timeout_message()
             self.log.warning("%s%s", message, " Skipping (soft_fail)." if self.soft_fail else "")
             raise AirflowSensorTimeout(message)
-        reason = (event or {}).get("message") or "the trigger sent no event"
+        reason = payload.get("message") or "the trigger sent no event"
         raise StoqPendingIntentsWaitError(f"Waiting for STOQ customers failed: {reason}")
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:

@@ -7,12 +7,12 @@ call it in the same order, so both follow one rate, retry and error policy.
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
 from stoq_provider import __version__
 from stoq_provider.exceptions import StoqConfigError, StoqRateLimitError, StoqTransportError
+from stoq_provider.utils.logs import Logger
 from stoq_provider.utils.protocol import ApiRequest, ApiResponse, check_response, decode_json
 from stoq_provider.utils.ratelimit import RateBudget, retry_after_seconds, shared_budget
 from stoq_provider.utils.retry import RateLimited
@@ -29,7 +29,7 @@ class TransportPolicy:
     :param budget: the store's rate budget; by default the one this process shares for the same store.
     """
 
-    def __init__(self, settings: StoqSettings, logger: logging.Logger, budget: RateBudget | None = None) -> None:
+    def __init__(self, settings: StoqSettings, logger: Logger, budget: RateBudget | None = None) -> None:
         self.settings = settings
         self.log = logger
         self.budget = budget or shared_budget(settings.base_url, settings.api_key)

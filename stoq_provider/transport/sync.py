@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -10,6 +9,7 @@ import requests
 from tenacity import Retrying
 
 from stoq_provider.transport.policy import TransportPolicy
+from stoq_provider.utils.logs import Logger
 from stoq_provider.utils.protocol import ApiRequest, ApiResponse
 from stoq_provider.utils.ratelimit import RateBudget
 from stoq_provider.utils.retry import RateLimited, rate_limit_retry_kwargs, transient_retry_kwargs
@@ -24,7 +24,7 @@ class SyncTransport:
     :param budget: the store's rate budget; by default the one shared by this process for the same store.
     """
 
-    def __init__(self, settings: StoqSettings, logger: logging.Logger, budget: RateBudget | None = None) -> None:
+    def __init__(self, settings: StoqSettings, logger: Logger, budget: RateBudget | None = None) -> None:
         self.policy = TransportPolicy(settings, logger, budget)
         self.settings = settings
         self.log = logger

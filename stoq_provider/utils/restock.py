@@ -13,17 +13,17 @@ A :class:`RestockRequest` is validated before anything is sent. :class:`RestockA
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from stoq_provider.exceptions import StoqBulkNotifyInterrupted, StoqConfigError, StoqError
 from stoq_provider.utils import selectors, validation
 
 if TYPE_CHECKING:
     from stoq_provider.hooks.stoq import StoqHook
+    from stoq_provider.utils.logs import Logger
     from stoq_provider.utils.results import BulkNotifyResult
 
 #: Failed ``(intent_id, error)`` pairs kept in a summary; the rest are only counted.
@@ -122,7 +122,10 @@ def _flag(value: Any, name: str) -> bool:
     raise StoqConfigError(f"{name} must be true or false, got {value!r}.")
 
 
-def fit_inventory(intents: Sequence[Mapping[str, Any]], units: int) -> tuple[list[Mapping[str, Any]], int]:
+_IntentT = TypeVar("_IntentT", bound=Mapping[str, Any])
+
+
+def fit_inventory(intents: Sequence[_IntentT], units: int) -> tuple[list[_IntentT], int]:
     """Pick the intents one restock of ``units`` can serve, first come first served.
 
     Intents are taken in order of waiting time (oldest ``created_at`` first, then ID) while the sum of their
@@ -131,7 +134,7 @@ def fit_inventory(intents: Sequence[Mapping[str, Any]], units: int) -> tuple[lis
     how many were held back for the next restock.
     """
     ordered = sorted(intents, key=lambda i: (str(i.get("created_at") or ""), str(i.get("id"))))
-    chosen: list[Mapping[str, Any]] = []
+    chosen: list[_IntentT] = []
     used = 0
     for intent in ordered:
         quantity = intent.get("quantity")
@@ -163,7 +166,7 @@ class RestockAlerts:
     :param logger: where progress goes (IDs and counts only).
     """
 
-    def __init__(self, hook: StoqHook, request: RestockRequest, logger: logging.Logger) -> None:
+    def __init__(self, hook: StoqHook, request: RestockRequest, logger: Logger) -> None:
         self.hook = hook
         self.request = request
         self.log = logger
@@ -203,10 +206,14 @@ class RestockAlerts:
                 chosen.append(str(intent["id"]))
         return chosen
 
-    def _listing(self, **filters: int) -> Iterable[dict[str, Any]]:
+    def _listing(
+        self, *, shopify_variant_id: int | None = None, shopify_product_id: int | None = None
+    ) -> Iterable[dict[str, Any]]:
         # With allow_resend the caller wants already-alerted customers too; otherwise only pending ones.
         notified = None if self.request.allow_resend else False
-        return self.hook.list_intents(notified=notified, **filters)
+        return self.hook.list_intents(
+            shopify_variant_id=shopify_variant_id, shopify_product_id=shopify_product_id, notified=notified
+        )
 
     def _eligible(self, intent: Mapping[str, Any]) -> bool:
         from stoq_provider.utils.demand import is_pending
@@ -281,7 +288,7 @@ class RestockAlerts:
     def _summary(
         self, requested: int, result: BulkNotifyResult | None, *, interrupted: str | None = None
     ) -> dict[str, Any]:
-        outcome = {"notified": [], "already_notified": [], "failed": []}  # type: dict[str, list[str]]
+        outcome: dict[str, list[str]] = {"notified": [], "already_notified": [], "failed": []}
         if result is not None:
             outcome = {
                 "notified": result.sent,

@@ -13,7 +13,6 @@ The factories return keyword arguments for ``tenacity.Retrying`` or ``tenacity.A
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 from tenacity import (
@@ -29,6 +28,7 @@ from tenacity import (
 from stoq_provider.exceptions import StoqServerError
 
 if TYPE_CHECKING:
+    from stoq_provider.utils.logs import Logger
     from stoq_provider.utils.settings import StoqSettings
 
 
@@ -46,7 +46,7 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, StoqServerError)
 
 
-def _log_before_sleep(logger: logging.Logger, what: str) -> Any:
+def _log_before_sleep(logger: Logger, what: str) -> Any:
     def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
@@ -61,7 +61,7 @@ def _log_before_sleep(logger: logging.Logger, what: str) -> Any:
     return before_sleep
 
 
-def transient_retry_kwargs(settings: StoqSettings, logger: logging.Logger, label: str) -> dict[str, Any]:
+def transient_retry_kwargs(settings: StoqSettings, logger: Logger, label: str) -> dict[str, Any]:
     """Backoff with jitter for reads, bounded by ``max_retries`` attempts and ``retry_max_time`` seconds."""
     return {
         "stop": stop_after_attempt(settings.max_retries) | stop_after_delay(settings.retry_max_time),
@@ -73,7 +73,7 @@ def transient_retry_kwargs(settings: StoqSettings, logger: logging.Logger, label
     }
 
 
-def resend_retry_kwargs(settings: StoqSettings, logger: logging.Logger) -> dict[str, Any]:
+def resend_retry_kwargs(settings: StoqSettings, logger: Logger) -> dict[str, Any]:
     """Rounds of "read back, then send the confirmed-unsent rest" after ambiguous notify failures.
 
     Bounded by ``max_retries`` rounds only: each round's read-back is itself bounded in time by the read
@@ -93,7 +93,7 @@ def _wait_asked(settings: StoqSettings) -> Any:
     return wait
 
 
-def rate_limit_retry_kwargs(settings: StoqSettings, logger: logging.Logger) -> dict[str, Any]:
+def rate_limit_retry_kwargs(settings: StoqSettings, logger: Logger) -> dict[str, Any]:
     """Wait what a 429 asks (``Retry-After``), at most ``max_rate_limit_retries`` times."""
 
     def before_sleep(state: RetryCallState) -> None:
