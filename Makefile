@@ -12,6 +12,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo   - run the core example DAG end to end with real Airflow against the local STOQ sandbox"
 	@echo "make test   - create $(VENV), install the provider with its dev extra, run the whole test suite"
+	@echo "make lint   - ruff (lint rules and format check) and mypy on stoq_provider/, as configured in pyproject.toml"
 	@echo "make bench  - run the benchmarks (B1-B5) against the sandbox and write docs/img/b1_points_time.png"
 	@echo "make clean  - remove the virtualenv and build/test leftovers"
 
@@ -26,6 +27,13 @@ $(STAMP): pyproject.toml
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# ruff and mypy come with the dev extra, pinned to a minor release in pyproject.toml.
+.PHONY: lint
+lint: venv
+	$(BIN)/python -m ruff check stoq_provider
+	$(BIN)/python -m ruff format --check stoq_provider
+	$(BIN)/python -m mypy stoq_provider
 
 demo: venv
 	$(BIN)/python scripts/demo.py
