@@ -12,6 +12,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo   - run the core example DAG end to end with real Airflow against the local STOQ sandbox"
 	@echo "make test   - create $(VENV), install the provider with its dev extra, run the whole test suite"
+	@echo "make test-deploy - run the core example in a real Airflow deployment (API server, scheduler, DAG processor, triggerer)"
 	@echo "make lint   - ruff (lint rules and format check) and mypy on stoq_provider/, as configured in pyproject.toml"
 	@echo "make bench  - run the benchmarks (B1-B5) against the sandbox and write docs/img/b1_points_time.png"
 	@echo "make clean  - remove the virtualenv and build/test leftovers"
@@ -27,6 +28,12 @@ $(STAMP): pyproject.toml
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# tests/test_deploy.py (marker `deploy`, left out of `make test`): Airflow's components as separate processes
+# (LocalExecutor, SQLite) run example_stoq_restock, triggered through the REST API, against the sandbox.
+.PHONY: test-deploy
+test-deploy: venv
+	$(BIN)/python -m pytest -m deploy tests/test_deploy.py $(PYTEST_ARGS)
 
 # ruff and mypy come with the dev extra, pinned to a minor release in pyproject.toml.
 .PHONY: lint

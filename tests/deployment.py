@@ -1,0 +1,247 @@
+"""A real Airflow deployment for the ``deploy`` smoke test: each component a separate process.
+
+:class:`Deployment` lays out a throw-away ``AIRFLOW_HOME`` (SQLite, LocalExecutor, simple auth manager with
+everyone an admin), migrates it, creates the ``stoq`` pool, and starts ``airflow api-server``, ``scheduler``,
+``dag-processor`` and ``triggerer``, each in its own process group with its output in
+``$AIRFLOW_HOME/logs/components/<name>.log``. All of them share one environment: the same home and database,
+the same ``[api_auth] jwt_secret`` and ``[api] secret_key`` (so the components trust each other's tokens),
+and ``[core] execution_api_server_url`` pointing at this API server's port (task workers report there).
+
+:meth:`Deployment.stop` ends every process group (SIGTERM, then SIGKILL) and then makes sure that no process
+with this home in its environment is left, whoever started it. :class:`RestClient` is a minimal client of
+Airflow's public REST API (``/api/v2``) with a token from ``/auth/token``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+COMPONENTS = {
+    "api-server": ["api-server"],
+    "scheduler": ["scheduler"],
+    "dag-processor": ["dag-processor"],
+    "triggerer": ["triggerer"],
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class DeploymentError(AssertionError):
+    """A component did not come up, or a wait ran out."""
+
+
+class Deployment:
+    """One Airflow deployment under ``home``; see the module docstring."""
+
+    def __init__(self, home: Path, dags: Iterable[Path], extra_env: dict[str, str]) -> None:
+        self.home = home
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.logs = home / "logs" / "components"
+        self.dags = home / "dags"
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.airflow = str(Path(sys.executable).with_name("airflow"))
+        self.dags.mkdir(parents=True)
+        self.logs.mkdir(parents=True)
+        for dag in dags:
+            shutil.copy(dag, self.dags / dag.name)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+        env.update(
+            AIRFLOW_HOME=str(home),
+            AIRFLOW__CORE__DAGS_FOLDER=str(self.dags),
+            AIRFLOW__CORE__LOAD_EXAMPLES="False",
+            AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+            AIRFLOW__CORE__PARALLELISM="4",
+            AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
+            AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{self.url}/execution/",
+            AIRFLOW__API__BASE_URL=self.url,
+            AIRFLOW__API__HOST="127.0.0.1",
+            AIRFLOW__API__PORT=str(self.port),
+            AIRFLOW__API__WORKERS="1",
+            AIRFLOW__API__SECRET_KEY=secrets.token_urlsafe(16),
+            AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_urlsafe(64),  # >= 64 bytes for HS512
+            AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
+            AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
+            # Each component's log server on a port of its own (others may run Airflow on this machine).
+            AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
+            AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()),
+            AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
+        )
+        env.update(extra_env)
+        self.env = env
+
+    # ------------------------------------------------------------------ commands
+
+    def cli(self, *args: str, timeout: float = 300) -> None:
+        """Run ``airflow ARGS`` to completion (output appended to ``cli.log``); raise if it fails."""
+        with (self.logs / "cli.log").open("ab") as out:
+            out.write(f"\n$ airflow {' '.join(args)}\n".encode())
+            out.flush()
+            done = subprocess.run(
+                [self.airflow, *args],
+                check=False,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+            )
+        if done.returncode:
+            raise DeploymentError(f"`airflow {' '.join(args)}` exited with {done.returncode}")
+
+    def start(self, name: str) -> None:
+        """Start one component in its own process group (session), its output in ``<name>.log``."""
+        log = (self.logs / f"{name}.log").open("ab")
+        try:
+            self.procs[name] = subprocess.Popen(
+                [self.airflow, *COMPONENTS[name]],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+
+    def check_alive(self) -> None:
+        """Raise if a component has exited."""
+        dead = {name: proc.returncode for name, proc in self.procs.items() if proc.poll() is not None}
+        if dead:
+            raise DeploymentError(f"Airflow component(s) exited early: {dead}")
+
+    def wait_for(self, what: str, probe: Callable[[], Any], timeout: float, every: float = 1.0) -> Any:
+        """Call ``probe`` until it returns something truthy; components must stay up meanwhile."""
+        deadline = time.monotonic() + timeout
+        last_error: BaseException | None = None
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                value = probe()
+            except (requests.RequestException, KeyError, ValueError) as exc:
+                value, last_error = None, exc
+            if value:
+                return value
+            time.sleep(every)
+        detail = f" (last error: {type(last_error).__name__})" if last_error else ""
+        raise DeploymentError(f"timed out after {timeout:g} s waiting for {what}{detail}")
+
+    # ------------------------------------------------------------------ shutdown
+
+    def stop(self, grace: float = 20.0) -> list[str]:
+        """Stop every component's process group; returns what had to be killed (should be empty)."""
+        for proc in self.procs.values():
+            _signal_group(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for proc in self.procs.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        killed = []
+        for name, proc in self.procs.items():
+            # The leader may be gone while its children (executor workers, task supervisors) linger.
+            while _group_alive(proc.pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if _group_alive(proc.pid):
+                killed.append(f"process group of {name}")
+                _signal_group(proc.pid, signal.SIGKILL)
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=10)
+        for pid in self.stray_pids():
+            killed.append(f"stray pid {pid}")
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return killed
+
+    def stray_pids(self) -> list[int]:
+        """Processes, outside the started groups or not, whose environment names this deployment's home."""
+        marker = f"AIRFLOW_HOME={self.home}".encode()
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                if marker in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+        return found
+
+    def log_tails(self, lines: int = 40, redact: Iterable[str] = ()) -> str:
+        """The last ``lines`` lines of each component's log, with ``redact`` needles (and e-mails) removed."""
+        from stoq_provider.utils.redaction import scrub
+
+        needles = [n for n in redact if n]
+        out = []
+        for path in sorted(self.logs.glob("*.log")):
+            text = path.read_text(errors="replace")
+            for needle in needles:
+                text = text.replace(needle, "***")
+            tail = "\n".join(text.splitlines()[-lines:])
+            out.append(f"----- {path.name} (last {lines} lines) -----\n{scrub(tail)}")
+        return "\n".join(out)
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - a group we cannot signal is not ours
+        return False
+    # A zombie leader still counts as alive for killpg; ask /proc whether anything else runs in the group.
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        state, pgrp = fields[0], int(fields[2])
+        if pgrp == pgid and state != "Z":
+            return True
+    return False
+
+
+class RestClient:
+    """Airflow's public REST API with an all-admins token (simple auth manager)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.session = requests.Session()
+        self.session.trust_env = False  # loopback only: never through a proxy
+
+    def login(self) -> None:
+        answer = self.session.get(f"{self.url}/auth/token", timeout=30)
+        answer.raise_for_status()
+        self.session.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+
+    def request(self, method: str, path: str, *, ok: Iterable[int] = (200,), **kwargs: Any) -> Any:
+        answer = self.session.request(method, f"{self.url}/api/v2{path}", timeout=30, **kwargs)
+        if answer.status_code not in tuple(ok):
+            raise DeploymentError(f"{method} /api/v2{path} answered {answer.status_code}: {answer.text[:500]}")
+        return answer.json() if answer.content else None
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
