@@ -14,6 +14,7 @@ help:
 	@echo "make test   - create $(VENV), install the provider with its dev extra, run the whole test suite"
 	@echo "make test-deploy - run the core example in a real Airflow deployment (API server, scheduler, DAG processor, triggerer)"
 	@echo "make lint   - ruff (lint rules and format check) and mypy on stoq_provider/, as configured in pyproject.toml"
+	@echo "make test-ui - the STOQ connection form in Airflow's UI, in Debian's chromium (installed if missing) via Playwright"
 	@echo "make bench  - run the benchmarks (B1-B5) against the sandbox and write docs/img/b1_points_time.png"
 	@echo "make clean  - remove the virtualenv and build/test leftovers"
 
@@ -52,6 +53,29 @@ $(BENCH_STAMP): $(STAMP)
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks --chart docs/img/b1_points_time.png --json .bench-results.json
+
+# tests/ui (marker `ui`, left out of `make test`): the connection form in Airflow's own UI, driven by Debian's
+# chromium through Playwright's Python package (the `ui` extra; the system browser, never `playwright install`).
+# It refreshes the README's screenshots in $(UI_SCREENSHOTS).
+CHROMIUM ?= /usr/bin/chromium
+UI_SCREENSHOTS ?= docs/img
+UI_STAMP := $(VENV)/.installed-ui
+$(UI_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[dev,ui]"
+	touch $(UI_STAMP)
+
+.PHONY: chromium test-ui
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "Installing Debian's chromium (apt-get)"; \
+	  $$sudo apt-get update -qq && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation; \
+	fi
+	@$(CHROMIUM) --version 2>/dev/null
+
+test-ui: $(UI_STAMP) chromium
+	STOQ_UI_CHROMIUM=$(CHROMIUM) STOQ_UI_SCREENSHOTS=$(UI_SCREENSHOTS) $(BIN)/python -m pytest -m ui tests/ui $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .airflow .demo
