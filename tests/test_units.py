@@ -281,14 +281,14 @@ def test_budget_learns_the_window_and_reuses_points_as_own_requests_leave_it():
     for _ in range(3):
         assert budget.reserve(2) == 0.0
         sent = clock.now
-        clock.now += 0.1  # the answer takes 0.1 s; the server charged it at +0.05 s
-        budget.observe(_headers(6, budget.remaining, sent + 0.05 + 10.0), sent_at=sent)
+        clock.now += 0.1  # answered 0.1 s later; the server charged it at +0.05 s, its reset is exact (ms)
+        budget.observe(_headers(6, budget.remaining, sent + 0.05 + 10.0), sent_at=sent, cost=2)
         clock.now = sent + 1.0
-    assert budget.window_at_least == pytest.approx(9.95)
+    assert budget.window_at_least == pytest.approx(9.95 - 0.001)
     assert budget.window_at_most == pytest.approx(10.05)
-    # At 1003 the window is full (requests sent at 1000, 1001, 1002); the first surely leaves at 1010.05.
-    assert budget.reserve(2) == pytest.approx(1010.05 - 1003.0)
-    assert budget.reserve(2) == pytest.approx(1011.05 - 1003.0)  # then the second, not the reset at 1012.05
+    # At 1003 the window is full (answered at 1000.1, 1001.1, 1002.1); the first surely leaves by 1010.15.
+    assert budget.reserve(2) == pytest.approx(1010.15 - 1003.0)
+    assert budget.reserve(2) == pytest.approx(1011.15 - 1003.0)  # then the second, not the reset at 1012.05
 
 
 def test_budget_forgets_own_requests_that_the_headers_already_count_as_gone():
@@ -296,10 +296,17 @@ def test_budget_forgets_own_requests_that_the_headers_already_count_as_gone():
     budget = RateBudget(clock=clock)
     budget.observe(_headers(6, 6, 1000.0))
     assert budget.reserve(2) == 0.0  # sent at 1000
-    budget.observe(_headers(6, 4, 1010.0), sent_at=1000.0)
-    clock.now = 1010.5  # that request left the window at 1010; a later answer already says so
-    budget.observe(_headers(6, 0, 1015.0), sent_at=1010.4)  # meanwhile others spent everything
+    budget.observe(_headers(6, 4, 1010.0), sent_at=1000.0, cost=2)
+    clock.now = 1010.5  # that request left the window at 1010; a later answer already counts it as gone
+    budget.observe(_headers(6, 0, 1015.0), sent_at=1010.4, cost=2)  # meanwhile others spent everything
     assert budget.reserve(2) == pytest.approx(4.5)  # the reset: our old request must not be counted twice
+
+
+def test_budget_refused_requests_are_not_expected_back():
+    clock = Clock(1000.0)
+    budget = RateBudget(clock=clock)
+    budget.observe(_headers(6, 0, 1004.5), sent_at=999.9, cost=0)  # a 429: nothing charged, nothing returns
+    assert budget.reserve(2) == pytest.approx(4.5)
 
 
 def test_budget_waits_for_the_reset_when_other_tasks_spent_the_window():

@@ -66,7 +66,9 @@ class TransportPolicy:
     def read(self, request: ApiRequest, response: ApiResponse) -> Any:
         """Learn the budget from the answer; raise :class:`RateLimited` on 429; else check and parse it."""
         if request.authenticated:
-            self.budget.observe(response.headers, sent_at=response.sent_at)
+            self.budget.observe(
+                response.headers, sent_at=response.sent_at, cost=0 if response.status == 429 else request.cost
+            )
         if response.status == 429:
             try:
                 body = decode_json(response)

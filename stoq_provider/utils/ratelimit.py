@@ -93,7 +93,8 @@ class RateBudget:
         self.window_at_least: float | None = None
         self.window_at_most: float | None = None
         self._not_before = 0.0
-        self._own: deque[tuple[float, int]] = deque(maxlen=OWN_CHARGES_KEPT)
+        #: This process's answered requests still (perhaps) in the window: (sent, answered, points).
+        self._own: deque[tuple[float, float, int]] = deque(maxlen=OWN_CHARGES_KEPT)
 
     def __repr__(self) -> str:
         return f"RateBudget(limit={self.limit}, remaining={self.remaining}, reset_at={self.reset_at})"
@@ -104,49 +105,46 @@ class RateBudget:
             now = self._clock()
             wait = max(0.0, self._not_before - now)
             if self.remaining is None or self.limit is None:
-                return self._charged(now + wait, cost)
+                return wait
             if self.reset_at is not None and now >= self.reset_at:
                 self.remaining, self.reset_at = self.limit, None
             if self.remaining >= cost:
                 self.remaining -= cost
-                return self._charged(now + wait, cost)
+                return wait
             if self.reset_at is None:
                 # Out of points with no known reset: send and let a 429 tell us how long to wait.
-                return self._charged(now + wait, cost)
+                return wait
             back_at, freed = self._own_points_back(cost - self.remaining)
             if back_at is not None and back_at < self.reset_at:
                 # Enough of our own earlier requests leave the rolling window before it resets entirely.
                 self._not_before = max(self._not_before, back_at)
                 self.remaining = self.remaining + freed - cost
-                return self._charged(self._not_before, cost, now)
+                return max(0.0, self._not_before - now)
             # Wait for the window to reset, and draw this request from the fresh window.
             self._not_before = max(self._not_before, self.reset_at)
             self.remaining, self.reset_at = self.limit - cost, None
             self._own.clear()  # all of them have left the window by then
-            return self._charged(self._not_before, cost, now)
-
-    def _charged(self, sent_at: float, cost: int, now: float | None = None) -> float:
-        """Remember a request of ours leaving at ``sent_at``; return the wait until then."""
-        self._own.append((sent_at, cost))
-        return max(0.0, sent_at - (self._clock() if now is None else now))
+            return max(0.0, self._not_before - now)
 
     def _own_points_back(self, needed: int) -> tuple[float | None, int]:
         """When ``needed`` points of our own requests will have left the window (consuming them), and how many."""
         if self.window_at_most is None:
             return None, 0
         freed = 0
-        for taken, (sent_at, cost) in enumerate(self._own, start=1):
+        for taken, (_, answered_at, cost) in enumerate(self._own, start=1):
             freed += cost
             if freed >= needed:
                 for _ in range(taken):
                     self._own.popleft()
-                return sent_at + self.window_at_most, freed
+                # Charged at the latest when answered; gone at the latest one window (upper bound) later.
+                return answered_at + self.window_at_most, freed
         return None, 0
 
-    def observe(self, headers: Mapping[str, str], *, sent_at: float | None = None) -> None:
+    def observe(self, headers: Mapping[str, str], *, sent_at: float | None = None, cost: int = 0) -> None:
         """Take the budget from a response's ``X-RateLimit-*`` headers (ignored when absent or malformed).
 
         :param sent_at: when the request that got this answer left; with it, the answer bounds the window.
+        :param cost: the points this answered request was charged (0 for a refused one, a ``429``).
         """
         limit = _number(_header(headers, "X-RateLimit-Limit"))
         remaining = _number(_header(headers, "X-RateLimit-Remaining"))
@@ -159,11 +157,16 @@ class RateBudget:
             self.reset_at = reset
             if reset is not None:
                 self._learn_window(reset, sent_at)
+                if sent_at is not None and cost > 0:
+                    self._own.append((sent_at, self._clock(), cost))
 
     def _learn_window(self, reset: float, sent_at: float | None) -> None:
         now = self._clock()
-        if reset - now > 0:
-            self.window_at_least = max(self.window_at_least or 0.0, reset - now)
+        # A reset in whole seconds may be rounded up by up to a second; a finer one by a millisecond.
+        rounding = 1.0 if float(reset).is_integer() else 0.001
+        if reset - rounding - now > 0:
+            self.window_at_least = max(self.window_at_least or 0.0, reset - rounding - now)
+        if self.window_at_least is not None:
             # Our requests that may have left the window by now are in ``remaining`` already: forget them.
             while self._own and self._own[0][0] + self.window_at_least <= now:
                 self._own.popleft()
@@ -179,8 +182,6 @@ class RateBudget:
         with self._lock:
             until = self._clock() + seconds
             self._not_before = max(self._not_before, until)
-            if self._own:
-                self._own.pop()  # the refused request was not charged
             if self.limit is not None:
                 self.remaining = 0
                 self.reset_at = until
