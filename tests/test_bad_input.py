@@ -490,7 +490,7 @@ def test_bad_input_fails_with_one_clear_error(env: Env, case: Case) -> None:
 
     exc = info.value
     assert type(exc) is case.error, type(exc)
-    assert isinstance(exc, StoqError) or case.error is ValueError  # Airflow's own check of a sensor argument
+    assert isinstance(exc, StoqError) or case.error is ValueError  # a sensor argument Airflow checks too
     check_message(env, str(exc), case.names, case.hint)
     clients = [type(e).__module__ for e in _chain(exc) if type(e).__module__.split(".")[0] in HTTP_CLIENTS]
     assert not clients, f"the error chains to an HTTP client's exception: {clients}"

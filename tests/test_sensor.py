@@ -156,7 +156,7 @@ def test_deferrable_execute_returns_at_once_when_enough_customers_wait(stoq_sand
 
 
 def test_deferrable_execute_defers_to_the_trigger_with_the_timeout(stoq_sandbox, set_stoq_connection):
-    from airflow.sdk.exceptions import TaskDeferred
+    from airflow_compat import TaskDeferred
 
     set_stoq_connection()
     s = sensor(shopify_variant_ids=f"{NEW_VARIANT}", min_pending=2, deferrable=True, poke_interval=30, timeout=600)
@@ -190,7 +190,7 @@ def test_resume_with_events():
 
 
 def test_resume_after_the_triggers_own_timeout_fails_clearly_or_skips_with_soft_fail():
-    from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
+    from airflow_compat import AirflowSensorTimeout, AirflowSkipException
 
     event = {"event": {"status": "timeout", "message": "0 waiting", "pending": {"1": 0}, "total": 0}}
     with pytest.raises(AirflowSensorTimeout, match=r"Timed out after 5 s: shopify_variant_ids \[1\] never had 1"):
@@ -200,7 +200,7 @@ def test_resume_after_the_triggers_own_timeout_fails_clearly_or_skips_with_soft_
 
 
 def test_resume_after_a_trigger_error_skips_with_soft_fail():
-    from airflow.sdk.exceptions import AirflowSkipException
+    from airflow_compat import AirflowSkipException
 
     error = {"status": "error", "message": "boom"}
     with pytest.raises(AirflowSkipException):
@@ -210,7 +210,7 @@ def test_resume_after_a_trigger_error_skips_with_soft_fail():
 def test_resume_after_deferral_timeout_fails_clearly_or_skips_with_soft_fail(capsys):
     """What Airflow 3.3's task runner calls after the scheduler timed the deferral out."""
     from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR, TriggerFailureReason
-    from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
+    from airflow_compat import AirflowSensorTimeout, AirflowSkipException
 
     timeout = {"error": TriggerFailureReason.TRIGGER_TIMEOUT}
     message = r"Timed out after 120 s: shopify_variant_ids \[40000000001\] never had 2 or more waiting customers"
@@ -308,7 +308,17 @@ def test_dag_run_deferrable_mode_really_defers(
 
     def observed(trigger, task_sdk_ti):
         with create_session() as session:
-            ti = session.get(TaskInstance, task_sdk_ti.id)
+            # By its natural key: the id column is a string in Airflow 3.1, a UUID in 3.2+.
+            ti = (
+                session.query(TaskInstance)
+                .filter_by(
+                    dag_id=task_sdk_ti.dag_id,
+                    task_id=task_sdk_ti.task_id,
+                    run_id=task_sdk_ti.run_id,
+                    map_index=task_sdk_ti.map_index,
+                )
+                .one()
+            )
             row = session.get(Trigger, ti.trigger_id)
             seen.update(
                 next_method=ti.next_method,
@@ -379,7 +389,7 @@ def test_dag_run_deferral_timeout_with_soft_fail_skips(
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.trigger import Trigger
     from airflow.sdk import timezone
-    from airflow.sdk._shared.module_loading import import_string
+    from airflow.sdk.module_loading import import_string
     from airflow.utils.session import create_session
 
     set_stoq_connection()

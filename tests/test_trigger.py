@@ -85,7 +85,7 @@ def test_serialize_round_trips_through_json_and_the_classpath():
 
 
 def test_serialize_survives_airflows_own_trigger_serde():
-    from airflow.sdk.serde import deserialize, serialize
+    from airflow_compat import deserialize, serialize
 
     trigger = StoqPendingIntentsTrigger(shopify_product_ids=[8000000001], poke_interval=0.5)
     path, kwargs = trigger.serialize()

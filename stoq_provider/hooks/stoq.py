@@ -79,15 +79,13 @@ class StoqHook(BaseHook):
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         """Extra form fields for Airflow 3.1 (Airflow 3.2+ reads ``conn-fields`` from ``get_provider_info``)."""
         from wtforms import IntegerField, StringField
-        from wtforms.fields import DecimalField
         from wtforms.validators import NumberRange, Optional
 
         def number(label: str, default: float, description: str) -> Any:
-            # The WTForms stubs want a Decimal default, but Airflow copies each field's default into the JSON
-            # schema of its connection form, where a Decimal is no JSON number: keep the plain float.
-            return DecimalField(  # type: ignore[call-overload]
-                label, validators=[Optional(), NumberRange(min=0)], default=default, description=description
-            )
+            # A text field holding a number: Airflow 3.1 leaves out the whole hook (no `stoq` connection type)
+            # when its form uses a field class other than String, Integer, Password or Boolean, DecimalField
+            # included. The hook reads these extras with float() and says which one is wrong.
+            return StringField(label, validators=[Optional()], default=f"{default:g}", description=description)
 
         def integer(label: str, default: int, description: str, maximum: int | None = None) -> Any:
             return IntegerField(

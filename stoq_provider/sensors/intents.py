@@ -8,8 +8,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.configuration import conf
 
+from stoq_provider._compat import conf
 from stoq_provider.exceptions import StoqError
 
 if TYPE_CHECKING:
@@ -76,6 +76,13 @@ class StoqPendingIntentsSensor(BaseSensorOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
+        mode = kwargs.get("mode", "poke")
+        if mode not in self.valid_modes:
+            # Airflow checks it too, with a garbled message, as AirflowException (3.1) or ValueError (3.2+).
+            raise ValueError(
+                f"{type(self).__name__} {kwargs.get('task_id')!r}: mode must be one of "
+                f"{', '.join(map(repr, self.valid_modes))}; got {mode!r}."
+            )
         super().__init__(**kwargs)
         self.stoq_conn_id = stoq_conn_id
         self.shopify_variant_ids = shopify_variant_ids
@@ -168,7 +175,7 @@ class StoqPendingIntentsSensor(BaseSensorOperator):
             self.log.info("STOQ: %d customers waiting: %s", result["total"], result["pending"])
             if status == "success":
                 return result
-            from airflow.sdk.exceptions import AirflowSensorTimeout
+            from stoq_provider._compat import AirflowSensorTimeout
 
             message = self._timeout_message()
             self.log.warning("%s%s", message, " Skipping (soft_fail)." if self.soft_fail else "")
@@ -179,7 +186,8 @@ class StoqPendingIntentsSensor(BaseSensorOperator):
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
         """Resume from the triggerer; a deferral timeout fails (or, with ``soft_fail``, skips) with a clear message."""
         from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR, TriggerFailureReason
-        from airflow.sdk.exceptions import AirflowSensorTimeout
+
+        from stoq_provider._compat import AirflowSensorTimeout
 
         timed_out = (
             next_method == TRIGGER_FAIL_REPR
