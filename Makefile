@@ -4,16 +4,21 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 AIRFLOW_VERSION ?= 3.3.2
+# The oldest supported Airflow (pyproject's lower bound), at its latest patch release; `make test-oldest`.
+AIRFLOW_OLDEST ?= 3.1.8
 STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
 PYTEST_ARGS ?=
+DIST ?= dist
 
-.PHONY: help venv test demo bench clean
+.PHONY: help venv test test-oldest package demo bench clean
 
 help:
 	@echo "make demo   - run the core example DAG end to end with real Airflow against the local STOQ sandbox"
 	@echo "make test   - create $(VENV), install the provider with its dev extra, run the whole test suite"
 	@echo "make test-deploy - run the core example in a real Airflow deployment (API server, scheduler, DAG processor, triggerer)"
 	@echo "make lint   - ruff (lint rules and format check) and mypy on stoq_provider/, as configured in pyproject.toml"
+	@echo "make test-oldest - the same suite on Airflow $(AIRFLOW_OLDEST), in .venv-airflow-$(AIRFLOW_OLDEST)"
+	@echo "make package - build the sdist and wheel into $(DIST)/, twine check them, run the wheel in a fresh venv"
 	@echo "make test-ui - the STOQ connection form in Airflow's UI, in Debian's chromium (installed if missing) via Playwright"
 	@echo "make bench  - run the benchmarks (B1-B5) against the sandbox and write docs/img/b1_points_time.png"
 	@echo "make clean  - remove the virtualenv and build/test leftovers"
@@ -42,6 +47,17 @@ lint: venv
 	$(BIN)/python -m ruff check stoq_provider
 	$(BIN)/python -m ruff format --check stoq_provider
 	$(BIN)/python -m mypy stoq_provider
+
+test-oldest:
+	$(MAKE) test VENV=.venv-airflow-$(AIRFLOW_OLDEST) AIRFLOW_VERSION=$(AIRFLOW_OLDEST)
+
+# tests/test_package.py (marker `package`, left out of `make test`) checks what the archives hold and installs
+# the wheel with Airflow $(AIRFLOW_VERSION) into a new virtualenv, where it runs example_stoq_restock.
+package: venv
+	rm -rf $(DIST)
+	$(BIN)/python -m build --outdir $(DIST) .
+	$(BIN)/python -m twine check --strict $(DIST)/*
+	STOQ_DIST_DIR=$(DIST) $(BIN)/python -m pytest -m package tests/test_package.py $(PYTEST_ARGS)
 
 demo: venv
 	$(BIN)/python scripts/demo.py
@@ -78,4 +94,4 @@ test-ui: $(UI_STAMP) chromium
 	STOQ_UI_CHROMIUM=$(CHROMIUM) STOQ_UI_SCREENSHOTS=$(UI_SCREENSHOTS) $(BIN)/python -m pytest -m ui tests/ui $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .airflow .demo
+	rm -rf $(VENV) .venv-airflow-* build $(DIST) *.egg-info .pytest_cache .airflow .demo
