@@ -14,6 +14,7 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 
 import pytest  # noqa: E402
+from helpers import FAST_EXTRAS  # noqa: E402
 
 pytest_plugins = ["stoq_provider.sandbox.pytest_plugin"]
 
@@ -36,16 +37,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [item for item in items if not item.get_closest_marker("deploy")]
 
 
-#: Connection extras that keep failure tests quick: short timeouts and backoff, few attempts.
-FAST_EXTRAS = {
-    "timeout": 2,
-    "connect_timeout": 2,
-    "max_retries": 4,
-    "retry_max_time": 15,
-    "retry_wait_initial": 0.05,
-    "retry_wait_max": 0.2,
-    "max_rate_limit_wait": 10,
-}
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+#: Connection extras that keep failure tests quick: short timeouts and backoff, few attempts.
+#: (Here, not in conftest.py: ``tests/ui/conftest.py`` makes ``import conftest`` ambiguous.)
+FAST_EXTRAS = {
+    "timeout": 2,
+    "connect_timeout": 2,
+    "max_retries": 4,
+    "retry_max_time": 15,
+    "retry_wait_initial": 0.05,
+    "retry_wait_max": 0.2,
+    "max_rate_limit_wait": 10,
+}
+
 
 def calls(server, endpoint: str | None = None, status: int | None = None) -> int:
     """Requests the sandbox answered, for one endpoint and/or one status, or all of them."""

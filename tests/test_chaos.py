@@ -13,7 +13,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import pytest
-from helpers import calls
+from helpers import FAST_EXTRAS, calls
 
 pytestmark = [pytest.mark.chaos, pytest.mark.sandbox]
 
@@ -193,8 +193,6 @@ def _worker(connection: str, variants: list[int]) -> dict:
 
 
 def test_several_workers_sharing_one_store_budget_recover_every_429_and_send_once(stoq_sandbox, set_stoq_connection):
-    from conftest import FAST_EXTRAS
-
     stoq_sandbox.reset(seed=5150, intents=2400, variants=8)
     variants = sorted({i["shopify_variant_id"] for i in stoq_sandbox.intents()})
     expected = eligible(stoq_sandbox)
