@@ -94,4 +94,4 @@ test-ui: $(UI_STAMP) chromium
 	STOQ_UI_CHROMIUM=$(CHROMIUM) STOQ_UI_SCREENSHOTS=$(UI_SCREENSHOTS) $(BIN)/python -m pytest -m ui tests/ui $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) .venv-airflow-* build $(DIST) *.egg-info .pytest_cache .airflow .demo
+	rm -rf $(VENV) .venv-airflow-* build $(DIST) *.egg-info .pytest_cache .mypy_cache .ruff_cache .bench-results.json .airflow .demo
