@@ -43,7 +43,7 @@ def _task(connection: str, variants: list[int]) -> dict[str, Any]:
     return {"started": started, "ended": time.time(), "notified": summary["notified"], "failed": summary["failed"]}
 
 
-class _PointsSampler(threading.Thread):
+class _WindowSampler(threading.Thread):
     """Samples the sandbox every ``every`` seconds: the share of the rolling window in use."""
 
     def __init__(self, server: Any, every: float = 0.1) -> None:
@@ -74,7 +74,7 @@ def run(smoke: bool = False) -> Result:
         variants = sorted({i["shopify_variant_id"] for i in server.intents()})
         selections = [variants[2 * k: 2 * k + 2] for k in range(TASKS)]
         connection = server.connection_json(max_rate_limit_retries=50)
-        sampler = _PointsSampler(server)
+        sampler = _WindowSampler(server)
         sampler.start()
         wall = time.time()
         with ProcessPoolExecutor(max_workers=TASKS, mp_context=get_context("spawn")) as pool:

@@ -19,26 +19,6 @@ from helpers import FAST_EXTRAS  # noqa: E402
 pytest_plugins = ["stoq_provider.sandbox.pytest_plugin"]
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "deploy: a real Airflow deployment (API server, scheduler, DAG processor, triggerer as separate "
-        "processes); left out unless the -m expression names it (make test-deploy)",
-    )
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Leave ``deploy`` tests out of every run whose ``-m`` expression does not mention ``deploy``."""
-    if "deploy" in (config.getoption("markexpr", "") or ""):
-        return
-    dropped = [item for item in items if item.get_closest_marker("deploy")]
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = [item for item in items if not item.get_closest_marker("deploy")]
-
-
-
-
 @pytest.fixture(autouse=True)
 def _fresh_rate_budgets() -> Iterator[None]:
     """Each test starts with no remembered rate budget (the sandbox is reset between tests too)."""

@@ -43,6 +43,48 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+
+
+def airflow_env(home: Path, dags: Path, url: str) -> dict[str, str]:
+    """This process's environment minus every Airflow setting, plus a throw-away Airflow under ``home``.
+
+    SQLite in ``home``, no example DAGs, the simple auth manager with everyone an admin (no login), the API
+    server at ``url``, and fresh secrets shared by every component started with this environment.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__DAGS_FOLDER=str(dags),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__AUTH_MANAGER=SIMPLE_AUTH_MANAGER,
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
+        AIRFLOW__API__BASE_URL=url,
+        AIRFLOW__API__SECRET_KEY=secrets.token_urlsafe(16),
+        AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_urlsafe(64),  # >= 64 bytes for HS512
+    )
+    return env
+
+
+def stop_process_group(proc: subprocess.Popen[bytes], grace: float = 20.0) -> bool:
+    """End ``proc``'s whole process group: SIGTERM, then SIGKILL after ``grace`` s; True if it had to kill."""
+    signal_group(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=grace)
+    # The leader may be gone while its children (executor workers, task supervisors) linger.
+    while group_alive(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    killed = group_alive(proc.pid)
+    if killed:
+        signal_group(proc.pid, signal.SIGKILL)
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(timeout=10)
+    return killed
+
+
 class DeploymentError(AssertionError):
     """A component did not come up, or a wait ran out."""
 
@@ -62,22 +104,14 @@ class Deployment:
         self.logs.mkdir(parents=True)
         for dag in dags:
             shutil.copy(dag, self.dags / dag.name)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+        env = airflow_env(home, self.dags, self.url)
         env.update(
-            AIRFLOW_HOME=str(home),
-            AIRFLOW__CORE__DAGS_FOLDER=str(self.dags),
-            AIRFLOW__CORE__LOAD_EXAMPLES="False",
             AIRFLOW__CORE__EXECUTOR="LocalExecutor",
             AIRFLOW__CORE__PARALLELISM="4",
-            AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
             AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{self.url}/execution/",
-            AIRFLOW__API__BASE_URL=self.url,
             AIRFLOW__API__HOST="127.0.0.1",
             AIRFLOW__API__PORT=str(self.port),
             AIRFLOW__API__WORKERS="1",
-            AIRFLOW__API__SECRET_KEY=secrets.token_urlsafe(16),
-            AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_urlsafe(64),  # >= 64 bytes for HS512
-            AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
             AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
             # Each component's log server on a port of its own (others may run Airflow on this machine).
             AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
@@ -146,23 +180,14 @@ class Deployment:
 
     def stop(self, grace: float = 20.0) -> list[str]:
         """Stop every component's process group; returns what had to be killed (should be empty)."""
-        for proc in self.procs.values():
-            _signal_group(proc.pid, signal.SIGTERM)
+        for proc in self.procs.values():  # all at once, so that they wind down in parallel
+            signal_group(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
-        for proc in self.procs.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        killed = []
-        for name, proc in self.procs.items():
-            # The leader may be gone while its children (executor workers, task supervisors) linger.
-            while _group_alive(proc.pid) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            if _group_alive(proc.pid):
-                killed.append(f"process group of {name}")
-                _signal_group(proc.pid, signal.SIGKILL)
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(timeout=10)
+        killed = [
+            f"process group of {name}"
+            for name, proc in self.procs.items()
+            if stop_process_group(proc, grace=max(0.1, deadline - time.monotonic()))
+        ]
         for pid in self.stray_pids():
             killed.append(f"stray pid {pid}")
             with contextlib.suppress(ProcessLookupError):
@@ -198,12 +223,12 @@ class Deployment:
         return "\n".join(out)
 
 
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
+def signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:

@@ -156,12 +156,12 @@ class RateBudget:
             self.remaining = max(0, min(int(remaining), int(limit)))
             self.reset_at = reset
             if reset is not None:
-                self._learn_window(reset, sent_at)
+                now = self._clock()
+                self._learn_window(reset, sent_at, now)
                 if sent_at is not None and cost > 0:
-                    self._own.append((sent_at, self._clock(), cost))
+                    self._own.append((sent_at, now, cost))
 
-    def _learn_window(self, reset: float, sent_at: float | None) -> None:
-        now = self._clock()
+    def _learn_window(self, reset: float, sent_at: float | None, now: float) -> None:
         # A reset in whole seconds may be rounded up by up to a second; a finer one by a millisecond.
         rounding = 1.0 if float(reset).is_integer() else 0.001
         if reset - rounding - now > 0:

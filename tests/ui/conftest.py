@@ -2,7 +2,7 @@
 
 They need Debian's ``chromium`` and the ``ui`` extra (Playwright's Python package, which drives the system
 browser: no browser is ever downloaded). ``make test-ui`` installs both and runs ``pytest -m ui``; every other
-run leaves them out (see :func:`pytest_collection_modifyitems`).
+run leaves them out (``addopts`` in pyproject.toml).
 
 Fixtures:
 
@@ -17,9 +17,6 @@ Fixtures:
 from __future__ import annotations
 
 import os
-import secrets
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +26,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from deployment import airflow_env, free_port, stop_process_group
 
 #: Chromium's flags for this closed network: without the background-networking ones Chromium keeps dialling
 #: Google services (refused here) and can stall; a fresh profile per run comes from Playwright itself.
@@ -42,31 +40,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "ui: drives the Airflow UI in a real browser (Chromium + Playwright); left out unless the -m expression "
-        "names it (make test-ui)",
-    )
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Leave ``ui`` tests out of every run whose ``-m`` expression does not mention ``ui``."""
-    if "ui" in (config.getoption("markexpr", "") or ""):
-        return
-    dropped = [item for item in items if item.get_closest_marker("ui")]
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = [item for item in items if not item.get_closest_marker("ui")]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -89,21 +62,10 @@ class AirflowUI:
 def airflow_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowUI]:
     home = tmp_path_factory.mktemp("airflow-ui-home")
     (home / "dags").mkdir()
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     # Nothing from the suite's own Airflow settings (tests/conftest.py points AIRFLOW_HOME elsewhere).
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    env.update(
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__DAGS_FOLDER=str(home / "dags"),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__AUTH_MANAGER=SIMPLE_AUTH_MANAGER,
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
-        AIRFLOW__API__BASE_URL=url,
-        AIRFLOW__API__SECRET_KEY=secrets.token_urlsafe(16),
-        AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_urlsafe(64),
-    )
+    env = airflow_env(home, home / "dags", url)
     airflow = str(Path(sys.executable).with_name("airflow"))
     migrated = subprocess.run(
         [airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=600, check=False
@@ -132,24 +94,7 @@ def airflow_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowUI]:
             time.sleep(1)
         yield AirflowUI(url=url, home=home, env=env, log=log)
     finally:
-        _stop(proc)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """End the server's whole process group: SIGTERM, then SIGKILL if it is still there after 20 s."""
-    for sig, grace in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            proc.poll()  # reap the leader
-            try:
-                os.killpg(proc.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.2)
+        stop_process_group(proc)
 
 
 def _tail(log: Path, chars: int = 3000) -> str:
