@@ -44,7 +44,7 @@ _CONN_FIELDS: dict[str, dict[str, Any]] = {
     "batch_size": {
         "label": "Bulk notify batch size",
         "description": "Intent IDs per bulk notify call (1 to 1000). STOQ documents no maximum; keep it conservative.",
-        "schema": {"type": ["integer", "null"], "default": 250, "minimum": 1, "maximum": 1000},
+        "schema": {"type": ["integer", "null"], "default": 1000, "minimum": 1, "maximum": 1000},
     },
 }
 

@@ -46,7 +46,21 @@ class StoqNotFoundError(StoqError):
 
 
 class StoqRequestError(StoqError):
-    """STOQ refused the request as invalid (HTTP 400, 422 or another 4xx); the server's reason is included."""
+    """STOQ refused the request as invalid (HTTP 400, 422 or another 4xx); the server's reason is included.
+
+    :param sent_intent_ids: for ``delete_intents``' ``422``: the IDs STOQ named as already sent.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        reason: str | None = None,
+        sent_intent_ids: list[str] | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, reason=reason)
+        self.sent_intent_ids = list(sent_intent_ids or [])
 
 
 class StoqRateLimitError(StoqError):

@@ -218,14 +218,15 @@ def test_check_response_redacts_server_text():
     assert "<email>" in str(info.value)
 
 
-def test_parse_intents_page_tolerates_unknown_fields_and_refuses_oversized_pages():
-    page, meta = protocol.parse_intents_page({"intents": [{"id": "a", "new_field": 1}], "meta": {"page": 1}, "x": 2}, per_page=5)
-    assert page == [{"id": "a", "new_field": 1}] and meta == {"page": 1}
-    with pytest.raises(StoqProtocolError, match="paging"):
-        protocol.parse_intents_page({"intents": [{"id": str(i)} for i in range(3)]}, per_page=2)
+def test_parse_intents_page_tolerates_unknown_fields_and_reads_has_next_page():
+    page, meta, has_next = protocol.parse_intents_page(
+        {"intents": [{"id": "a", "new_field": 1}], "meta": {"page": 1}, "x": 2}
+    )
+    assert page == [{"id": "a", "new_field": 1}] and meta == {"page": 1} and has_next is None
+    assert protocol.parse_intents_page({"intents": [], "has_next_page": False})[2] is False
     for wrong in ([], {"intents": {}}, {"intents": [{"no_id": 1}]}, "text"):
         with pytest.raises(StoqProtocolError):
-            protocol.parse_intents_page(wrong, per_page=5)
+            protocol.parse_intents_page(wrong)
 
 
 def test_parse_bulk_notify_shapes():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +56,8 @@ class StoqHook(BaseHook):
     def __init__(self, stoq_conn_id: str = default_conn_name, *, logger_name: str | None = None) -> None:
         super().__init__(logger_name=logger_name)
         self.stoq_conn_id = stoq_conn_id
+        #: The page size STOQ says it serves (``meta.per_page`` of the latest intents page), once seen.
+        self.served_per_page: int | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(stoq_conn_id={self.stoq_conn_id!r})"
@@ -113,8 +115,9 @@ class StoqHook(BaseHook):
             "retry_max_time": number("Retry window (seconds)", 120, "Upper bound on the time spent retrying one read."),
             "batch_size": integer(
                 "Bulk notify batch size",
-                250,
-                "Intent IDs per bulk notify call (1 to 1000). STOQ documents no maximum; keep it conservative.",
+                1000,
+                "Intent IDs per bulk notify call (1 to 1000). STOQ documents no maximum; if it refuses a size, "
+                "the provider splits the batch and says which size to set.",
                 maximum=MAX_BATCH_SIZE,
             ),
         }
@@ -165,10 +168,13 @@ class StoqHook(BaseHook):
         end_date: Any = None,
         notified: bool | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Stream every intent matching the filters, page by page (500 per page, the API's maximum).
+        """Stream every intent matching the filters, page by page (asking 500 per page, the API's maximum).
 
-        Pages are fetched lazily as you iterate. If you change the matching intents while iterating (for
-        example notify them while listing ``notified=False``), collect the IDs first: the pages would shift.
+        Paging follows what STOQ says it served (``meta``, ``has_next_page``), whatever page size it really
+        uses; a listing that comes out shorter than STOQ's own ``total_count`` is listed once more, then
+        raises :class:`~stoq_provider.exceptions.StoqProtocolError`. Pages are fetched lazily as you iterate.
+        If you change the matching intents while iterating (for example notify them while listing
+        ``notified=False``), collect the IDs first: the pages would shift.
 
         :param shopify_variant_id: only intents for this Shopify variant.
         :param shopify_product_id: only intents for this Shopify product.
@@ -225,25 +231,15 @@ class StoqHook(BaseHook):
             "notified": notified,
         }
 
-    @staticmethod
-    def last_page(page: int, intents: list[dict[str, Any]], meta: Mapping[str, Any]) -> bool:
-        """Whether paging stops after ``page`` (a short page, or ``meta.total_pages`` reached)."""
-        total_pages = meta.get("total_pages")
-        if not intents or len(intents) < MAX_PER_PAGE:
-            return True
-        return isinstance(total_pages, int) and page >= total_pages
-
     def _pages(self, filters: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        from stoq_provider.utils.paging import Listing, intent_key
         from stoq_provider.utils.protocol import parse_intents_page
 
-        page = 1
-        while True:
-            body = self._send(endpoints.list_intents(filters, page=page))
-            intents, meta = parse_intents_page(body, per_page=MAX_PER_PAGE)
-            yield from intents
-            if self.last_page(page, intents, meta):
-                return
-            page += 1
+        listing = Listing("list_intents", "intents", key=intent_key, asked=MAX_PER_PAGE, log=self.log)
+        while listing.next_page():
+            body = self._send(endpoints.list_intents(filters, page=listing.page))
+            yield from listing.take(*parse_intents_page(body))
+            self.served_per_page = listing.served_per_page or self.served_per_page
 
     def get_intent(self, intent_id: str) -> dict[str, Any]:
         """Fetch one intent by its ID; raises :class:`StoqNotFoundError` if STOQ does not know it.
@@ -264,19 +260,13 @@ class StoqHook(BaseHook):
         return self._demand_pages(start, end)
 
     def _demand_pages(self, start: str | None, end: str | None) -> Iterator[dict[str, Any]]:
+        from stoq_provider.utils.paging import Listing, variant_key
         from stoq_provider.utils.protocol import parse_demand_page
 
-        page = 1
-        while True:
-            body = self._send(endpoints.products_in_demand(start_date=start, end_date=end, page=page))
-            items, has_next, meta = parse_demand_page(body, per_page=MAX_PER_PAGE)
-            yield from items
-            if has_next is None:
-                total_pages = meta.get("total_pages")
-                has_next = page < total_pages if isinstance(total_pages, int) else len(items) >= MAX_PER_PAGE
-            if not has_next or not items:
-                return
-            page += 1
+        listing = Listing("products_in_demand", "variants", key=variant_key, asked=MAX_PER_PAGE, log=self.log)
+        while listing.next_page():
+            body = self._send(endpoints.products_in_demand(start_date=start, end_date=end, page=listing.page))
+            yield from listing.take(*parse_demand_page(body))
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the key with one cheap request (a one-intent page); used by the UI's Test button."""
@@ -284,7 +274,7 @@ class StoqHook(BaseHook):
 
         try:
             body = self._send(endpoints.list_intents({}, page=1, per_page=1))
-            _, meta = parse_intents_page(body, per_page=1)
+            _, meta, _ = parse_intents_page(body)
         except StoqError as exc:
             return False, str(exc)
         except Exception as exc:  # the UI wants a message, not a traceback
@@ -322,18 +312,27 @@ class StoqHook(BaseHook):
         allow_resend: bool = False,
         batch_size: int | None = None,
         progress: Callable[[BulkNotifyResult], None] | None = None,
+        listings: Mapping[Any, Sequence[str]] | None = None,
     ) -> BulkNotifyResult:
         """Alert the customers of many intents, in batches, exactly once each.
 
         Handles ``200`` and ``207`` answers. After an ambiguous failure (timeout, dropped connection, 5xx) the
-        batch is re-checked (``notified_at``) and only the unsent rest is sent again, with ``allow_resend``
-        False. If the run has to stop (outage, key revoked), :class:`StoqBulkNotifyInterrupted` carries
-        the partial result; running again sends only what is still pending.
+        batch is read back and only the unsent rest is sent again, with ``allow_resend`` False. A refusal whose
+        reason is not recognised is settled from the intent's own state. If the run has to stop (outage, key
+        revoked), :class:`StoqBulkNotifyInterrupted` carries the partial result; running again sends only what
+        is still pending.
+
+        Reading back costs one point per intent, unless ``listings`` says where the IDs were listed: then it
+        reads a few pages of each variant's pending listing instead (about one point per 500 intents).
 
         :param intent_ids: STOQ intent IDs (duplicates are dropped).
         :param allow_resend: alert again customers already alerted for these intents.
-        :param batch_size: IDs per request (default: the connection's ``batch_size`` extra, else 250).
+        :param batch_size: IDs per request (default: the connection's ``batch_size`` extra, else 1000); if STOQ
+            refuses that many (``400``, or a proxy's ``413``), batches shrink to the largest size it accepts.
         :param progress: called with the running result after each batch.
+        :param listings: per Shopify variant, the IDs ``list_intents(shopify_variant_id=..., notified=False)``
+            listed, in its order (skipped ones included), e.g. ``{40000000001: [intent["id"] for intent in
+            listed]}``. Optional; it only makes read-backs cheaper.
         """
         from stoq_provider.utils.delivery import NotifyRunner
 
@@ -343,7 +342,9 @@ class StoqHook(BaseHook):
             if batch_size is None
             else validation.positive_int(batch_size, "batch_size", maximum=MAX_BATCH_SIZE)
         )
-        runner = NotifyRunner(self, allow_resend=bool(allow_resend), batch_size=size, progress=progress)
+        runner = NotifyRunner(
+            self, allow_resend=bool(allow_resend), batch_size=size, progress=progress, listings=listings
+        )
         result = runner.run(ids)
         self.log.info("STOQ bulk notify finished: %s.", result)
         return result
@@ -358,7 +359,12 @@ class StoqHook(BaseHook):
 
         :param intent_ids: STOQ intent IDs.
         """
-        body = self._send(endpoints.bulk_destroy(validation.intent_ids(intent_ids)))
+        try:
+            body = self._send(endpoints.bulk_destroy(validation.intent_ids(intent_ids)))
+        except StoqRequestError as exc:
+            if exc.status_code != 422:
+                raise
+            raise already_sent_error(exc) from None
         count = body.get("deleted_count") if isinstance(body, Mapping) else None
         if not isinstance(count, int) or isinstance(count, bool):
             from stoq_provider.utils.protocol import shape_error
@@ -477,7 +483,7 @@ class StoqHook(BaseHook):
                 "the customer again.",
             )
         self.log.info("STOQ created an intent for variant %s.", body["intent"]["shopify_variant_id"])
-        return dict(answer)
+        return created_intent(answer)
 
     @staticmethod
     def _create_body(
@@ -525,6 +531,37 @@ class StoqHook(BaseHook):
         if product:
             body["product"] = dict(product)
         return body
+
+
+def created_intent(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """The Intent object of a ``201`` from the signup endpoint, whether STOQ wraps it (``{"intent": {...}}``) or
+    not (the bare Intent); any other object is returned as STOQ sent it."""
+    inner = answer.get("intent")
+    if isinstance(inner, Mapping) and "id" not in answer:
+        return dict(inner)
+    return dict(answer)
+
+
+#: Already-sent IDs named in ``delete_intents``' error before the rest are only counted.
+NAMED_SENT_IDS = 20
+
+
+def already_sent_error(exc: StoqRequestError) -> StoqRequestError:
+    """``delete_intents``' ``422``: nothing deleted because some IDs were sent; name them (up to 20)."""
+    sent = exc.sent_intent_ids
+    if sent:
+        named = ", ".join(sent[:NAMED_SENT_IDS])
+        more = f" and {len(sent) - NAMED_SENT_IDS} more" if len(sent) > NAMED_SENT_IDS else ""
+        what = f"{len(sent)} of the intents were already sent: {named}{more}"
+    else:
+        what = "some of the intents were already sent (STOQ did not say which)"
+    return StoqRequestError(
+        f"STOQ deleted nothing (422, all or nothing): {what}. Only unsent intents can be deleted: leave those "
+        "out and delete again.",
+        status_code=422,
+        reason=exc.reason,
+        sent_intent_ids=sent,
+    )
 
 
 def missing_connection(conn_id: str) -> StoqConfigError:

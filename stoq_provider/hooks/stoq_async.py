@@ -130,7 +130,7 @@ class StoqAsyncHook(BaseHook):
         end_date: Any = None,
         notified: bool | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
-        """Every intent matching the filters, page by page (500 per page), as :meth:`StoqHook.list_intents`.
+        """Every intent matching the filters, paged and checked for completeness as :meth:`StoqHook.list_intents`.
 
         The filters are validated on the first iteration, before any request.
 
@@ -143,6 +143,7 @@ class StoqAsyncHook(BaseHook):
         :param notified: ``False`` for intents not yet sent, ``True`` for sent ones, ``None`` for all.
         """
         from stoq_provider.hooks.stoq import StoqHook
+        from stoq_provider.utils.paging import Listing, intent_key
         from stoq_provider.utils.protocol import parse_intents_page
 
         contacts: list[str] = []
@@ -159,15 +160,11 @@ class StoqAsyncHook(BaseHook):
         for contact in contacts:
             await _amask(contact)
         transport = await self.transport()
-        page = 1
-        while True:
-            body = await transport.send(endpoints.list_intents(checked, page=page))
-            intents, meta = parse_intents_page(body, per_page=MAX_PER_PAGE)
-            for intent in intents:
+        listing = Listing("list_intents", "intents", key=intent_key, asked=MAX_PER_PAGE, log=self.log)
+        while listing.next_page():
+            body = await transport.send(endpoints.list_intents(checked, page=listing.page))
+            for intent in listing.take(*parse_intents_page(body)):
                 yield intent
-            if StoqHook.last_page(page, intents, meta):
-                return
-            page += 1
 
 
 async def _amask(value: str) -> None:

@@ -45,7 +45,7 @@ class StoqNotifyOperator(BaseOperator):
     :param allow_resend: alert again customers already alerted (off by default; keep it off if the store has
         STOQ's automatic alerts on).
     :param intent_types: intent types to notify (``restock``; add ``wishlist_reminder`` to include those).
-    :param batch_size: intent IDs per bulk call (default: the connection's ``batch_size``, else 250).
+    :param batch_size: intent IDs per bulk call (default: the connection's ``batch_size``, else 1000).
     :param on_partial_failure: ``fail`` (default): send everything possible, then fail the task so that a
         retry sends what is left; ``warn``: log and succeed.
     :param dry_run: list and report what would be sent, per variant; send nothing.

@@ -21,6 +21,14 @@ from stoq_provider.sandbox.constants import (
     MALFORMED_FAULT_KINDS,
 )
 from stoq_provider.sandbox.faults import FaultSettings
+from stoq_provider.sandbox.readings import (
+    CREATE_SHAPES,
+    DEFAULT_READING,
+    MAX_BULK_STATUSES,
+    REFUSAL_WORDINGS,
+    RESET_READINGS,
+    Reading,
+)
 from stoq_provider.sandbox.runners import LISTENING_LINE, bind_socket, build_server
 from stoq_provider.sandbox.state import SandboxConfig, SandboxState
 
@@ -50,7 +58,39 @@ def build_parser() -> argparse.ArgumentParser:
     add("--window", type=float, default=60.0, help="rolling window in seconds (default: %(default)s)")
     add("--api-key", default=DEFAULT_API_KEY, help="the accepted X-Auth-Token (default: the sandbox key)")
     add("--shop-domain", default=DEFAULT_SHOP_DOMAIN, help="the accepted shop domain (default: %(default)s)")
-    add("--max-bulk", type=int, default=None, help="maximum intent_ids per bulk notify (default: none)")
+    reading = parser.add_argument_group("readings", "behaviours STOQ's docs leave open (defaults: the sandbox's)")
+    d = DEFAULT_READING
+    reading.add_argument("--page-cap", type=int, default=d.page_cap, help="most items a page holds (default: 500)")
+    reading.add_argument("--ignore-per-page", action="store_true", help="serve --page-cap items whatever is asked")
+    reading.add_argument("--max-bulk", type=int, default=None, help="most intent_ids per bulk notify (default: none)")
+    reading.add_argument(
+        "--max-bulk-status",
+        type=int,
+        choices=MAX_BULK_STATUSES,
+        default=d.max_bulk_status,
+        help="status of a bulk notify over --max-bulk: 400 (JSON) or 413 (a proxy's HTML page) (default: 400)",
+    )
+    reading.add_argument(
+        "--reset-reading",
+        choices=RESET_READINGS,
+        default=d.reset_reading,
+        help="what X-RateLimit-Reset means (default: %(default)s)",
+    )
+    reading.add_argument(
+        "--refusals", choices=REFUSAL_WORDINGS, default=d.refusals, help="refusal wording (default: %(default)s)"
+    )
+    reading.add_argument(
+        "--create-shape",
+        choices=CREATE_SHAPES,
+        default=d.create_shape,
+        help='201 body of the signup endpoint: {"intent": ...} or the bare intent (default: %(default)s)',
+    )
+    reading.add_argument(
+        "--count-extra",
+        type=int,
+        default=0,
+        help="meta.total_count claims this many items more than a listing serves (default: 0)",
+    )
     add("--fault-rate", type=float, default=0.0, help="probability of a fault per API request (default: 0)")
     add(
         "--faults",
@@ -78,7 +118,16 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         pending_only=args.pending_only,
         budget=args.budget,
         window=args.window,
-        max_bulk=args.max_bulk,
+        reading=Reading(
+            page_cap=args.page_cap,
+            ignore_per_page=args.ignore_per_page,
+            max_bulk=args.max_bulk,
+            max_bulk_status=args.max_bulk_status,
+            reset_reading=args.reset_reading,
+            refusals=args.refusals,
+            create_shape=args.create_shape,
+            count_extra=args.count_extra,
+        ),
         api_key=args.api_key,
         shop_domain=args.shop_domain,
         faults=faults,

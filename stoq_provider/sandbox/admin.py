@@ -18,7 +18,8 @@ from stoq_provider.sandbox.deps import State
 from stoq_provider.sandbox.errors import ApiError
 from stoq_provider.sandbox.faults import FaultSettings, check_kind
 from stoq_provider.sandbox.models import ErrorBody
-from stoq_provider.sandbox.state import UNSET, SandboxState
+from stoq_provider.sandbox.readings import OPTION_NAMES
+from stoq_provider.sandbox.state import SandboxState
 
 router = APIRouter(
     prefix=ADMIN_PREFIX,
@@ -32,7 +33,24 @@ class _Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ResetOptions(_Options):
+class _ReadingOptions(_Options):
+    """The options of :class:`~stoq_provider.sandbox.readings.Reading`; only those given are changed."""
+
+    page_cap: int | None = Field(default=None, ge=1, le=500)
+    ignore_per_page: bool | None = None
+    max_bulk: int | None = Field(default=None, ge=1, description="null: no maximum")
+    max_bulk_status: int | None = None
+    reset_reading: str | None = None
+    refusals: str | None = None
+    create_shape: str | None = None
+    count_extra: int | None = Field(default=None, ge=0)
+
+    def reading_options(self) -> dict[str, Any]:
+        """The reading options this request names (``max_bulk: null`` included)."""
+        return {name: getattr(self, name) for name in OPTION_NAMES if name in self.model_fields_set}
+
+
+class ResetOptions(_ReadingOptions):
     """Reseed; omitted values return to the startup configuration."""
 
     seed: int | None = None
@@ -42,15 +60,13 @@ class ResetOptions(_Options):
     anchor: date | None = Field(default=None, description="the day whose midnight UTC counts as now")
     budget: int | None = Field(default=None, ge=1)
     window: float | None = Field(default=None, gt=0)
-    max_bulk: int | None = Field(default=None, ge=1, description="null: no maximum")
 
 
-class ConfigOptions(_Options):
+class ConfigOptions(_ReadingOptions):
     """Runtime configuration; changing budget or window empties the window."""
 
     budget: int | None = Field(default=None, ge=1)
     window: float | None = Field(default=None, gt=0)
-    max_bulk: int | None = Field(default=None, ge=1, description="null: no maximum")
 
 
 class FaultOptions(_Options):
@@ -78,7 +94,7 @@ class AddIntents(_Options):
 
 
 def _config(state: SandboxState) -> dict[str, Any]:
-    return {"budget": state.budget.limit, "window": state.budget.window, "max_bulk": state.max_bulk}
+    return {"budget": state.budget.limit, "window": state.budget.window, **state.reading.as_dict()}
 
 
 @router.get("/health")
@@ -107,9 +123,11 @@ async def stats(state: State) -> dict[str, Any]:
 async def reset(state: State, options: ResetOptions | None = None) -> dict[str, Any]:
     """Reseed the data; clear the ledger, statistics, faults and budget window."""
     options = options or ResetOptions()
-    values = options.model_dump(exclude={"max_bulk"})
-    max_bulk = options.max_bulk if "max_bulk" in options.model_fields_set else UNSET
-    state.reset(**values, max_bulk=max_bulk)
+    values = options.model_dump(exclude=set(OPTION_NAMES))
+    try:
+        state.reset(**values, **options.reading_options())
+    except ValueError as exc:
+        raise ApiError.of(400, str(exc)) from None
     return {
         "intents": len(state.store),
         "variants": len(state.catalog),
@@ -126,11 +144,14 @@ async def get_config(state: State) -> dict[str, Any]:
 
 @router.post("/config")
 async def set_config(state: State, options: ConfigOptions) -> dict[str, Any]:
-    """Change the budget, window and/or maximum bulk size."""
+    """Change the budget, window and/or the reading of the undocumented behaviours."""
+    try:
+        reading = state.reading.with_options(**options.reading_options())
+    except ValueError as exc:
+        raise ApiError.of(400, str(exc)) from None
     if options.budget is not None or options.window is not None:
         state.budget.configure(limit=options.budget, window=options.window)
-    if "max_bulk" in options.model_fields_set:
-        state.max_bulk = options.max_bulk
+    state.set_reading(reading)
     return _config(state)
 
 

@@ -1,9 +1,13 @@
-"""The rate budget: one rolling window of points shared by every client of the (single) store.
+"""The rate budget: one window of points shared by every client of the (single) store.
 
 ``GET`` costs 1 point, any other method 2. A request that costs more than what is left is refused
-with ``429`` and is not charged. Time values are whole seconds rounded up when the window is a
-realistic 60 seconds or more; for a sped-up test window (< 60 s) they are decimals with 3 places
-(rounded up), so short windows stay precise.
+with ``429`` and is not charged. The window is rolling (a charge leaves it ``window`` seconds after it was
+taken) or fixed (every charge leaves at the end of the ``window``-long period it was taken in), and
+``X-RateLimit-Reset`` is read one of three ways (see :mod:`.readings`): the end of the fixed window, or in a
+rolling window the moment the oldest charge leaves it, or the moment the newest does.
+
+Time values are whole seconds rounded up when the window is a realistic 60 seconds or more; for a sped-up
+test window (< 60 s) they are decimals with 3 places (rounded up), so short windows stay precise.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from stoq_provider.sandbox.readings import RESET_FIXED, RESET_ROLLING_NEWEST, RESET_ROLLING_OLDEST
 
 #: Windows shorter than this are "sped-up" and get millisecond-precise time values.
 PRECISE_BELOW_SECONDS = 60.0
@@ -65,10 +71,18 @@ class BudgetDecision:
 
 
 class RateBudget:
-    """``limit`` points per rolling ``window`` seconds."""
+    """``limit`` points per ``window`` seconds, rolling or fixed as ``reset_reading`` says."""
 
-    def __init__(self, limit: int = 360, window: float = 60.0, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        limit: int = 360,
+        window: float = 60.0,
+        clock: Callable[[], float] = time.time,
+        *,
+        reset_reading: str = RESET_ROLLING_NEWEST,
+    ) -> None:
         self._clock = clock
+        self.reset_reading = reset_reading
         self._charges: deque[tuple[float, int]] = deque()
         self._used = 0
         self.limit = limit
@@ -97,9 +111,20 @@ class RateBudget:
         self._charges.clear()
         self._used = 0
 
+    @property
+    def fixed(self) -> bool:
+        """True when the window is fixed (periods of ``window`` seconds from the Unix epoch)."""
+        return self.reset_reading == RESET_FIXED
+
+    def _leaves_at(self, charged_at: float) -> float:
+        """When a charge taken at ``charged_at`` leaves the window."""
+        if self.fixed:
+            return (math.floor(charged_at / self.window) + 1) * self.window
+        return charged_at + self.window
+
     def _expire(self, now: float) -> None:
         charges = self._charges
-        while charges and charges[0][0] + self.window <= now:
+        while charges and self._leaves_at(charges[0][0]) <= now:
             self._used -= charges.popleft()[1]
 
     def remaining(self) -> int:
@@ -127,11 +152,21 @@ class RateBudget:
         for at, points in self._charges:
             freed += points
             if freed >= needed:
-                return max(0.0, at + self.window - now)
+                return max(0.0, self._leaves_at(at) - now)
         return self.window  # unreachable: the window holds more than ``needed`` points
 
+    def _reset_at(self, now: float) -> float:
+        """``X-RateLimit-Reset`` under this reading."""
+        if self.fixed:
+            return self._leaves_at(now)
+        if not self._charges:
+            return now
+        if self.reset_reading == RESET_ROLLING_OLDEST:
+            return self._leaves_at(self._charges[0][0])
+        return self._leaves_at(self._charges[-1][0])
+
     def _decision(self, allowed: bool, cost: int, now: float, *, retry_after: float) -> BudgetDecision:
-        reset_at = self._charges[-1][0] + self.window if self._charges else now
+        reset_at = self._reset_at(now)
         return BudgetDecision(
             allowed=allowed,
             cost=cost,

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
 _DEFAULT_DETAILS = {404: "Not found", 405: "Method not allowed"}
@@ -21,10 +21,18 @@ _DEFAULT_DETAILS = {404: "Not found", 405: "Method not allowed"}
 class ApiError(Exception):
     """A refusal with the exact status code and JSON body the API answers."""
 
-    def __init__(self, status_code: int, body: dict[str, Any]) -> None:
+    def __init__(self, status_code: int, body: dict[str, Any], *, html: str | None = None) -> None:
         super().__init__(f"{status_code}: {body}")
         self.status_code = status_code
         self.body = body
+        #: An HTML page answered instead of the JSON body (what a proxy in front of STOQ sends).
+        self.html_page = html
+
+    @classmethod
+    def html(cls, status_code: int, title: str) -> ApiError:
+        """A proxy's HTML error page, e.g. ``413 Request Entity Too Large``."""
+        page = f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"
+        return cls(status_code, {}, html=page)
 
     @classmethod
     def of(cls, status_code: int, message: str, **extra: Any) -> ApiError:
@@ -63,6 +71,8 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
 
 async def _api_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
+    if exc.html_page is not None:
+        return HTMLResponse(exc.html_page, status_code=exc.status_code)
     return JSONResponse(exc.body, status_code=exc.status_code)
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 from stoq_provider.sandbox.constants import BULK_NOTIFY, NOTIFY_INTENT
 from stoq_provider.sandbox.errors import ApiError
+from stoq_provider.sandbox.readings import REFUSALS_ALTERNATIVE
 from stoq_provider.sandbox.state import SandboxState
 from stoq_provider.sandbox.store import IntentRecord
 from stoq_provider.sandbox.timeutil import iso_from_timestamp
@@ -19,6 +20,21 @@ BLOCKED = "Intent is blocked and cannot be notified"
 UNSUBSCRIBED = "Intent has been unsubscribed and cannot be notified"
 CUSTOMER_UNSUBSCRIBED = "Customer has unsubscribed and cannot be notified"
 INTENT_NOT_FOUND = "Intent not found"
+#: The same refusals in another wording (``Reading(refusals="alternative")``): a client must not need the text.
+ALTERNATIVE_WORDING = {
+    ALREADY_NOTIFIED: "Notification was previously delivered for this signup",
+    BLOCKED: "Signup is restricted",
+    UNSUBSCRIBED: "Recipient opted out",
+    CUSTOMER_UNSUBSCRIBED: "Recipient opted out of all messages",
+    INTENT_NOT_FOUND: "No such signup",
+}
+
+
+def worded(state: SandboxState, reason: str) -> str:
+    """A refusal reason in the wording the sandbox's reading uses."""
+    if state.reading.refusals == REFUSALS_ALTERNATIVE:
+        return ALTERNATIVE_WORDING.get(reason, reason)
+    return reason
 
 
 def unique(ids: Iterable[str]) -> list[str]:
@@ -46,6 +62,7 @@ def _send(state: SandboxState, intent: IntentRecord, *, allow_resend: bool, endp
     intent["updated_at"] = stamp
     intent["sent_notifications_count"] += 1
     intent["notifications_count"] += 1
+    state.store.changed()
     state.ledger.record(intent["id"], time=now, allow_resend=allow_resend, endpoint=endpoint)
 
 
@@ -56,7 +73,7 @@ def notify(state: SandboxState, intent_id: str, *, allow_resend: bool) -> None:
         raise ApiError.of(404, NOT_FOUND)
     reason = refusal(intent, allow_resend)
     if reason is not None:
-        raise ApiError.of(422, reason)
+        raise ApiError.of(422, worded(state, reason))
     _send(state, intent, allow_resend=allow_resend, endpoint=NOTIFY_INTENT)
 
 
@@ -65,17 +82,21 @@ def bulk_notify(
 ) -> tuple[list[str], list[dict[str, str]]]:
     """``POST /intents/bulk_notify_intent``: returns ``(success ids, failed entries)``.
 
-    A repeated id is handled once. Raises 400 when more ids than ``max_bulk`` are given.
+    A repeated id is handled once. More ids than the reading's ``max_bulk`` are refused (400, or a proxy's
+    413 HTML page) and nothing is applied.
     """
-    if state.max_bulk is not None and len(intent_ids) > state.max_bulk:
-        raise ApiError.of(400, f"Too many intent_ids (maximum {state.max_bulk})")
+    cap = state.max_bulk
+    if cap is not None and len(intent_ids) > cap:
+        if state.reading.max_bulk_status == 413:
+            raise ApiError.html(413, "413 Request Entity Too Large")
+        raise ApiError.of(400, f"at most {cap} intent_ids per request")
     success: list[str] = []
     failed: list[dict[str, str]] = []
     for intent_id in unique(intent_ids):
         intent = state.store.get(intent_id)
         reason = INTENT_NOT_FOUND if intent is None else refusal(intent, allow_resend)
         if intent is None or reason is not None:
-            failed.append({"intent_id": intent_id, "error": reason or INTENT_NOT_FOUND})
+            failed.append({"intent_id": intent_id, "error": worded(state, reason or INTENT_NOT_FOUND)})
             continue
         _send(state, intent, allow_resend=allow_resend, endpoint=BULK_NOTIFY)
         success.append(intent_id)

@@ -21,6 +21,7 @@ from stoq_provider.sandbox.models import (
     ErrorBody,
     IntentInput,
 )
+from stoq_provider.sandbox.readings import CREATE_BARE
 from stoq_provider.sandbox.seeding import MARKET_IDS, Customer, make_intent
 from stoq_provider.sandbox.state import SandboxState
 from stoq_provider.sandbox.store import IntentRecord
@@ -142,4 +143,6 @@ async def create_intent(
     outcome = signup(state, body)
     if isinstance(outcome, list):
         return JSONResponse({"errors": outcome}, status_code=200)
+    if state.reading.create_shape == CREATE_BARE:
+        return JSONResponse(outcome, status_code=201)
     return JSONResponse({"intent": outcome}, status_code=201)

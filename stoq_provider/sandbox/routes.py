@@ -46,6 +46,7 @@ from stoq_provider.sandbox.models import (
     RateLimitBody,
     TransferRequest,
 )
+from stoq_provider.sandbox.state import SandboxState
 from stoq_provider.sandbox.store import IntentFilter
 from stoq_provider.sandbox.timeutil import parse_day
 
@@ -135,16 +136,18 @@ def _days(start_date: str | None, end_date: str | None) -> tuple[str | None, str
     return start_date, end_date
 
 
-def _page(items: Sequence[Any], page: int, per_page: int) -> tuple[list[Any], dict[str, int]]:
-    """One page of ``items`` and its ``meta``."""
-    start = (page - 1) * per_page
-    meta = {
-        "total_count": len(items),
-        "page": page,
-        "per_page": per_page,
-        "total_pages": math.ceil(len(items) / per_page),
-    }
-    return list(items[start : start + per_page]), meta
+def _page(state: SandboxState, items: Sequence[Any], page: int, per_page: int) -> tuple[list[Any], dict[str, int]]:
+    """One page of ``items`` and its ``meta``, at the page size the sandbox's reading serves.
+
+    ``meta.per_page`` is the size served (``per_page`` capped by ``page_cap``, or ``page_cap`` whatever was
+    asked when the reading ignores ``per_page``); ``total_count`` counts ``count_extra`` phantom items.
+    """
+    reading = state.reading
+    size = reading.page_cap if reading.ignore_per_page else min(per_page, reading.page_cap)
+    total = len(items) + reading.count_extra
+    start = (page - 1) * size
+    meta = {"total_count": total, "page": page, "per_page": size, "total_pages": math.ceil(total / size)}
+    return list(items[start : start + size]), meta
 
 
 @router.get("/intents", name=LIST_INTENTS, response_model=None, responses=_responses((200, IntentPage, "A page")))
@@ -171,7 +174,7 @@ async def list_intents(
         end_day=end_day,
         notified=None if notified is None else notified == "true",
     )
-    intents, meta = _page(state.store.query(flt), page, per_page)
+    intents, meta = _page(state, state.store.query(flt), page, per_page)
     return JSONResponse({"intents": intents, "meta": meta})
 
 
@@ -190,7 +193,11 @@ async def products_in_demand(
 ) -> JSONResponse:
     """Variants with signups, most requested first."""
     start_day, end_day = _days(start_date, end_date)
-    items, meta = _page(demand.products_in_demand(state, start_day=start_day, end_day=end_day), page, per_page)
+    report = state.store.memo(
+        ("products_in_demand", start_day, end_day),
+        lambda: demand.products_in_demand(state, start_day=start_day, end_day=end_day),
+    )
+    items, meta = _page(state, report, page, per_page)
     return JSONResponse(
         {"product_variants_in_demand": items, "has_next_page": page < meta["total_pages"], "meta": meta}
     )
@@ -273,5 +280,5 @@ async def get_intent(
     """One intent."""
     intent = state.store.get(intent_id)
     if intent is None:
-        raise ApiError.of(404, operations.NOT_FOUND)
+        raise ApiError.of(404, operations.worded(state, operations.NOT_FOUND))
     return JSONResponse(intent)

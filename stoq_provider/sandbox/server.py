@@ -21,6 +21,7 @@ from typing import Any
 
 from stoq_provider.sandbox.app import OPENAPI_PATH, create_app
 from stoq_provider.sandbox.constants import ADMIN_PREFIX, DEFAULT_API_KEY, DEFAULT_SHOP_DOMAIN, EXTERNAL_PREFIX
+from stoq_provider.sandbox.readings import DEFAULT_READING
 from stoq_provider.sandbox.runners import ProcessRunner, SandboxStartError, ThreadRunner
 from stoq_provider.sandbox.state import SandboxConfig, SandboxState
 
@@ -39,7 +40,8 @@ class SandboxServer:
 
     ``subprocess=False`` runs uvicorn in a daemon thread of this process; ``subprocess=True`` runs
     ``python -m stoq_provider.sandbox`` as a child process (terminated by :meth:`stop`). ``port=0``
-    picks a free port.
+    picks a free port. ``reading`` takes the options of :class:`~stoq_provider.sandbox.readings.Reading`,
+    the behaviours STOQ's docs leave open (``page_cap=100``, ``max_bulk=100``, ``reset_reading="fixed"``...).
     """
 
     def __init__(
@@ -52,12 +54,12 @@ class SandboxServer:
         window: float = 60.0,
         api_key: str = DEFAULT_API_KEY,
         shop_domain: str = DEFAULT_SHOP_DOMAIN,
-        max_bulk: int | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         subprocess: bool = False,
         pending_only: bool = False,
         startup_timeout: float = 30.0,
+        **reading: Any,
     ) -> None:
         self.config = SandboxConfig(
             seed=seed,
@@ -66,7 +68,7 @@ class SandboxServer:
             pending_only=pending_only,
             budget=budget,
             window=window,
-            max_bulk=max_bulk,
+            reading=DEFAULT_READING.with_options(**reading),
             api_key=api_key,
             shop_domain=shop_domain,
         )
@@ -102,8 +104,7 @@ class SandboxServer:
             "--shop-domain",
             c.shop_domain,
         ]
-        if c.max_bulk is not None:
-            args += ["--max-bulk", str(c.max_bulk)]
+        args += c.reading.cli_args()
         if c.pending_only:
             args.append("--pending-only")
         return args
@@ -229,11 +230,12 @@ class SandboxServer:
 
     def reset(self, **options: Any) -> dict[str, Any]:
         """Reseed and clear everything; options: seed, intents, variants, pending_only, anchor
-        ("YYYY-MM-DD"), budget, window, max_bulk. Omitted ones return to the startup values."""
+        ("YYYY-MM-DD"), budget, window and the reading's (``page_cap``, ``max_bulk``...). Omitted ones return
+        to the startup values."""
         return self._admin("POST", "reset", options)
 
     def configure(self, **options: Any) -> dict[str, Any]:
-        """Change ``budget``, ``window`` and/or ``max_bulk`` (None: no maximum) at runtime."""
+        """Change ``budget``, ``window`` and/or reading options (``max_bulk=None``: no maximum) at runtime."""
         return self._admin("POST", "config", options)
 
     def set_faults(self, **options: Any) -> dict[str, Any]:

@@ -18,11 +18,9 @@ from stoq_provider.sandbox.catalog import Catalog
 from stoq_provider.sandbox.constants import DEFAULT_API_KEY, DEFAULT_SHOP_DOMAIN
 from stoq_provider.sandbox.faults import FaultPolicy, FaultSettings
 from stoq_provider.sandbox.ledger import Ledger, Stats
+from stoq_provider.sandbox.readings import DEFAULT_READING, Reading
 from stoq_provider.sandbox.seeding import Customer, SeedOptions, generate, make_customer, seeded_uuid
 from stoq_provider.sandbox.store import IntentStore
-
-#: Marks an argument that was not given (``None`` is a meaningful ``max_bulk``).
-UNSET: Any = object()
 
 
 @dataclass(frozen=True)
@@ -36,7 +34,7 @@ class SandboxConfig:
     anchor: date | None = None
     budget: int = 360
     window: float = 60.0
-    max_bulk: int | None = None
+    reading: Reading = DEFAULT_READING
     api_key: str = DEFAULT_API_KEY
     shop_domain: str = DEFAULT_SHOP_DOMAIN
     faults: FaultSettings = field(default_factory=FaultSettings)
@@ -50,8 +48,10 @@ class SandboxState:
         self.clock = clock
         self.api_key = self.config.api_key
         self.shop_domain = self.config.shop_domain
-        self.max_bulk: int | None = self.config.max_bulk
-        self.budget = RateBudget(self.config.budget, self.config.window, clock=clock)
+        self.reading = self.config.reading
+        self.budget = RateBudget(
+            self.config.budget, self.config.window, clock=clock, reset_reading=self.reading.reset_reading
+        )
         self.faults = FaultPolicy()
         self.faults.configure(self.config.faults)
         self.ledger = Ledger()
@@ -83,6 +83,16 @@ class SandboxState:
         self.rng = random.Random(f"{options.seed}-runtime")
         self._next_customer = result.customers
 
+    @property
+    def max_bulk(self) -> int | None:
+        """The most IDs a bulk notify takes (``None``: no cap)."""
+        return self.reading.max_bulk
+
+    def set_reading(self, reading: Reading) -> None:
+        """Serve another reading of the undocumented behaviours (the budget's window is kept)."""
+        self.reading = reading
+        self.budget.reset_reading = reading.reset_reading
+
     def now(self) -> float:
         """The sandbox clock (Unix seconds)."""
         return self.clock()
@@ -97,13 +107,15 @@ class SandboxState:
         anchor: date | None = None,
         budget: int | None = None,
         window: float | None = None,
-        max_bulk: int | None = UNSET,
+        **reading: Any,
     ) -> None:
         """Reseed the data and clear the ledger, statistics, faults and budget window.
 
         Omitted options return to the startup configuration (so ``reset()`` alone restores the state
-        the server started with, except that faults are always cleared).
+        the server started with, except that faults are always cleared). ``reading`` takes the options of
+        :class:`~stoq_provider.sandbox.readings.Reading` (``page_cap=100``, ``reset_reading="fixed"``...).
         """
+        self.set_reading(self.config.reading.with_options(**reading))
         config = self.config
         options = SeedOptions(
             seed=config.seed if seed is None else seed,
@@ -116,7 +128,6 @@ class SandboxState:
             limit=budget if budget is not None else self.config.budget,
             window=window if window is not None else self.config.window,
         )
-        self.max_bulk = self.config.max_bulk if max_bulk is UNSET else max_bulk
         self.faults.clear()
         self.ledger.clear()
         self.stats.clear()

@@ -1,4 +1,7 @@
-"""The in-memory intent store, kept ordered and indexed so that listing 100,000 intents stays fast.
+"""The in-memory intent store, kept ordered and indexed so that listing 1,000,000 intents stays fast.
+
+A filtered listing is computed once and kept until the store changes, so that paging through it costs each
+page its own size, not the whole variant's list again.
 
 Intents are plain dictionaries holding exactly the contract's fields (so a page is serialised as is).
 Every date-time is in the sandbox's fixed ISO format (see :mod:`.timeutil`), so ordering by
@@ -9,9 +12,14 @@ from __future__ import annotations
 
 import bisect
 import operator
-from collections.abc import Callable, Iterable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypedDict, cast
+from typing import Any, TypedDict, TypeVar, cast
+
+_T = TypeVar("_T")
+#: Listings (and other derived views) kept between changes of the store.
+MEMO_SIZE = 32
 
 
 class IntentRecord(TypedDict):
@@ -84,6 +92,8 @@ class IntentStore:
         self._ordered: list[IntentRecord] | None = None
         self._by_variant: dict[int, list[IntentRecord]] = {}
         self._by_product: dict[int, list[IntentRecord]] = {}
+        self._version = 0
+        self._memo: OrderedDict[Hashable, tuple[int, Any]] = OrderedDict()
 
     # -- basic access -------------------------------------------------------------------------
 
@@ -102,6 +112,23 @@ class IntentStore:
 
     # -- mutation -----------------------------------------------------------------------------
 
+    def changed(self) -> None:
+        """Note that an intent was changed in place (e.g. notified): derived listings are stale."""
+        self._version += 1
+
+    def memo(self, key: Hashable, compute: Callable[[], _T]) -> _T:
+        """``compute()``, kept under ``key`` until the store changes."""
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] == self._version:
+            self._memo.move_to_end(key)
+            return cast("_T", hit[1])
+        value = compute()
+        self._memo[key] = (self._version, value)
+        self._memo.move_to_end(key)
+        while len(self._memo) > MEMO_SIZE:
+            self._memo.popitem(last=False)
+        return value
+
     def replace_all(self, intents: Iterable[IntentRecord]) -> None:
         """Drop every intent and load ``intents`` instead."""
         self._by_id = {intent["id"]: intent for intent in intents}
@@ -112,6 +139,7 @@ class IntentStore:
         if intent["id"] in self._by_id:
             raise KeyError(intent["id"])
         self._by_id[intent["id"]] = intent
+        self.changed()
         if self._ordered is None:
             return
         for bucket in (
@@ -127,6 +155,8 @@ class IntentStore:
         for intent_id in intent_ids:
             if self._by_id.pop(intent_id, None) is not None:
                 removed += 1
+        if removed:
+            self.changed()
         if removed and self._ordered is not None:
             by_id = self._by_id
             self._ordered = [intent for intent in self._ordered if intent["id"] in by_id]
@@ -144,11 +174,14 @@ class IntentStore:
             intent["shopify_product_id"] = product_id
             cast("dict[str, Any]", intent).update(fields)  # fields: IntentRecord keys, named by the caller
             moved += 1
+        if moved:
+            self.changed()
         if moved and self._ordered is not None:
             self._rebuild_buckets()
         return moved
 
     def _invalidate(self) -> None:
+        self.changed()
         self._ordered = None
         self._by_variant = {}
         self._by_product = {}
@@ -183,7 +216,13 @@ class IntentStore:
     # -- queries ------------------------------------------------------------------------------
 
     def query(self, flt: IntentFilter) -> list[IntentRecord]:
-        """The intents matching ``flt``, in listing order (the unfiltered list itself if no filter)."""
+        """The intents matching ``flt``, in listing order (the unfiltered list itself if no filter).
+
+        The result is kept until the store changes (do not mutate it).
+        """
+        return self.memo(("query", flt), lambda: self._query(flt))
+
+    def _query(self, flt: IntentFilter) -> list[IntentRecord]:
         if flt.shopify_variant_id is not None:
             candidates = self.for_variant(flt.shopify_variant_id)
         elif flt.shopify_product_id is not None:

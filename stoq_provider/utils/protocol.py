@@ -137,6 +137,13 @@ def check_response(request: ApiRequest, response: ApiResponse, *, conn_id: str, 
     """
     status = response.status
     where = f"{request.label} ({request.endpoint})"
+    if status == 413:
+        # Refused for its size before anything was applied (by STOQ or a proxy); the body may be an HTML page.
+        raise StoqRequestError(
+            f"STOQ, or a proxy in front of it, refused {where} as too large (413). Send fewer items per request.",
+            status_code=status,
+            reason="413 Request Entity Too Large",
+        )
     if status >= 500 or response.looks_like_html:
         kind = "an HTML error page" if response.looks_like_html else "an error"
         raise StoqServerError(
@@ -186,11 +193,13 @@ def check_response(request: ApiRequest, response: ApiResponse, *, conn_id: str, 
             f"leaves the configured host. Point connection {conn_id!r} at the final URL.",
             status_code=status,
         )
+    sent = body.get("sent_intent_ids") if isinstance(body, Mapping) else None
     raise StoqRequestError(
         f"STOQ refused {where} with {status}{reason or ' and no reason'}. Check the parameters; "
         "repeating the same request will fail the same way.",
         status_code=status,
         reason=message or None,
+        sent_intent_ids=[str(i) for i in sent] if isinstance(sent, list) else None,
     )
 
 
@@ -217,20 +226,21 @@ def shape_error(endpoint: str, expected: str, *, outcome: str = "") -> StoqProto
     )
 
 
-def parse_intents_page(body: Any, *, per_page: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Split a ``GET /intents`` answer into its intents and its ``meta`` (possibly empty)."""
+def parse_intents_page(body: Any) -> tuple[list[dict[str, Any]], dict[str, Any], bool | None]:
+    """Split a ``GET /intents`` answer into its intents, its ``meta`` (possibly empty) and ``has_next_page``.
+
+    Page sizes are checked by :class:`~stoq_provider.utils.paging.Listing`, against what the server says it
+    served rather than what was asked.
+    """
     if not isinstance(body, Mapping) or not isinstance(body.get("intents"), list):
         raise shape_error("list_intents", 'an object with an "intents" list')
     intents = body["intents"]
     if not all(isinstance(item, Mapping) and item.get("id") not in (None, "") for item in intents):
         raise shape_error("list_intents", "intent objects that each carry an id")
-    if len(intents) > per_page:
-        raise StoqProtocolError(
-            f"STOQ returned {len(intents)} intents on a page of {per_page}; paging cannot be trusted, so the "
-            "listing stopped rather than skip or repeat intents. Report this to STOQ support."
-        )
     meta = body.get("meta")
-    return [dict(item) for item in intents], dict(meta) if isinstance(meta, Mapping) else {}
+    meta = dict(meta) if isinstance(meta, Mapping) else {}
+    has_next = body.get("has_next_page", meta.get("has_next_page"))
+    return [dict(item) for item in intents], meta, has_next if isinstance(has_next, bool) else None
 
 
 def parse_intent(body: Any) -> dict[str, Any]:
@@ -277,8 +287,8 @@ def check_notify_answer(body: Any, intent_id: str) -> None:
         raise shape_error("notify_intent", f"{expected} for intent {intent_id}", outcome=NOTIFY_OUTCOME_UNKNOWN)
 
 
-def parse_demand_page(body: Any, *, per_page: int) -> tuple[list[dict[str, Any]], bool | None, dict[str, Any]]:
-    """Read a products-in-demand page into ``(items, has_next_page or None, meta)``."""
+def parse_demand_page(body: Any) -> tuple[list[dict[str, Any]], dict[str, Any], bool | None]:
+    """Read a products-in-demand page into ``(items, meta, has_next_page or None)``."""
     if not isinstance(body, Mapping):
         raise shape_error("products_in_demand", "an object")
     items = body.get("product_variants_in_demand")
@@ -286,18 +296,10 @@ def parse_demand_page(body: Any, *, per_page: int) -> tuple[list[dict[str, Any]]
         items = body.get("products_in_demand", body.get("data"))
     if not isinstance(items, list) or not all(isinstance(item, Mapping) for item in items):
         raise shape_error("products_in_demand", 'a "product_variants_in_demand" list of objects')
-    if len(items) > per_page:
-        raise StoqProtocolError(
-            f"STOQ returned {len(items)} variants on a products_in_demand page of {per_page}; paging cannot be "
-            "trusted, so the listing stopped rather than skip or repeat variants. Report this to STOQ support."
-        )
-    has_next = body.get("has_next_page")
     meta = body.get("meta")
-    return (
-        [dict(item) for item in items],
-        has_next if isinstance(has_next, bool) else None,
-        dict(meta) if isinstance(meta, Mapping) else {},
-    )
+    meta = dict(meta) if isinstance(meta, Mapping) else {}
+    has_next = body.get("has_next_page", meta.get("has_next_page"))
+    return [dict(item) for item in items], meta, has_next if isinstance(has_next, bool) else None
 
 
 _ALREADY_NOTIFIED = re.compile(r"already\s+(?:been\s+)?(?:notified|sent)", re.IGNORECASE)

@@ -174,6 +174,8 @@ class RestockAlerts:
         self.variant_of: dict[str, str] = {}
         self.skipped = 0
         self.held_back = 0
+        #: Per variant, the intent IDs as STOQ listed them (skipped ones included): makes read-backs cheap.
+        self.listings: dict[str, list[str]] = {}
 
     # ------------------------------------------------------------------ selection
 
@@ -192,6 +194,7 @@ class RestockAlerts:
             variants = request.variant_ids or tuple(request.inventory)
             groups = {variant: list(self._listing(shopify_variant_id=variant)) for variant in variants}
         for variant, intents in groups.items():
+            self.listings[str(variant)] = [str(intent["id"]) for intent in intents]
             row = self.per_variant.setdefault(str(variant), _variant_row())
             eligible = [i for i in intents if self._eligible(i)]
             row["pending"], row["eligible"] = len(intents), len(eligible)
@@ -244,6 +247,7 @@ class RestockAlerts:
                 allow_resend=self.request.allow_resend,
                 batch_size=self.request.batch_size,
                 progress=self._progress_logger(len(ids)),
+                listings=self.listings,
             )
         except StoqBulkNotifyInterrupted as exc:
             summary = self._summary(len(ids), exc.result, interrupted=str(exc))

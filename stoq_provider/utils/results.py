@@ -15,6 +15,7 @@ class BulkNotifyResult:
     :param already_notified: IDs that had been alerted before (not alerted again).
     :param failed: ``(intent_id, error)`` pairs STOQ did not send, with its reason (no customer data).
     :param requests: notify calls made (for cost accounting).
+    :param read_requests: reads made to settle unclear answers and refusals (one point each).
 
     Usage::
 
@@ -29,6 +30,7 @@ class BulkNotifyResult:
     already_notified: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     requests: int = 0
+    read_requests: int = 0
 
     @property
     def ok(self) -> bool:
@@ -46,6 +48,7 @@ class BulkNotifyResult:
         self.already_notified.extend(other.already_notified)
         self.failed.extend(other.failed)
         self.requests += other.requests
+        self.read_requests += other.read_requests
 
     def to_dict(self, *, max_failures: int | None = None) -> dict[str, Any]:
         """Plain JSON: counts, the sent and already-notified IDs, and failures (optionally capped)."""
@@ -59,6 +62,7 @@ class BulkNotifyResult:
             "already_notified": list(self.already_notified),
             "failed": [{"intent_id": intent_id, "error": error} for intent_id, error in failures],
             "requests": self.requests,
+            "read_requests": self.read_requests,
         }
 
     def __str__(self) -> str:

@@ -32,7 +32,7 @@ EXTRA_DEFAULTS: dict[str, Any] = {
     "retry_max_time": 120.0,
     "retry_wait_initial": 0.5,
     "retry_wait_max": 20.0,
-    "batch_size": 250,
+    "batch_size": 1000,
     "max_rate_limit_retries": 10,
     "max_rate_limit_wait": 90.0,
     "ca_bundle": None,
