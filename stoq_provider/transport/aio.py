@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 from tenacity import AsyncRetrying
 
+from stoq_provider.exceptions import StoqError
 from stoq_provider.transport.policy import TransportPolicy
 from stoq_provider.utils.logs import Logger
 from stoq_provider.utils.protocol import ApiRequest, ApiResponse
@@ -67,7 +68,13 @@ class AsyncTransport:
                     wait = self.policy.pacing_wait(request)
                     if wait:
                         await asyncio.sleep(wait)
-                    return self.policy.read(request, await self._exchange(request))
+                    sent_at = time.time()
+                    try:
+                        response = await self._exchange(request)
+                    except StoqError:
+                        self.policy.abandoned(request, sent_at)
+                        raise
+                    return self.policy.read(request, response)
         except RateLimited:
             raise self.policy.rate_limit_error(request) from None
         raise AssertionError("unreachable")  # pragma: no cover

@@ -67,7 +67,10 @@ class TransportPolicy:
         """Learn the budget from the answer; raise :class:`RateLimited` on 429; else check and parse it."""
         if request.authenticated:
             self.budget.observe(
-                response.headers, sent_at=response.sent_at, cost=0 if response.status == 429 else request.cost
+                response.headers,
+                sent_at=response.sent_at,
+                cost=0 if response.status == 429 else request.cost,
+                reserved=request.cost,
             )
         if response.status == 429:
             try:
@@ -79,6 +82,11 @@ class TransportPolicy:
             self.budget.exhausted_for(wait)
             raise RateLimited(wait, request.label)
         return check_response(request, response, conn_id=self.settings.conn_id, secrets=(self.settings.api_key,))
+
+    def abandoned(self, request: ApiRequest, sent_at: float) -> None:
+        """No answer came back (timeout, dropped connection): the request may have been charged."""
+        if request.cost:
+            self.budget.abandoned(request.cost, sent_at=sent_at)
 
     def rate_limit_error(self, request: ApiRequest) -> StoqRateLimitError:
         return StoqRateLimitError(

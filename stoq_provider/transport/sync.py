@@ -8,6 +8,7 @@ from typing import Any
 import requests
 from tenacity import Retrying
 
+from stoq_provider.exceptions import StoqError
 from stoq_provider.transport.policy import TransportPolicy
 from stoq_provider.utils.logs import Logger
 from stoq_provider.utils.protocol import ApiRequest, ApiResponse
@@ -55,7 +56,13 @@ class SyncTransport:
                     wait = self.policy.pacing_wait(request)
                     if wait:
                         time.sleep(wait)
-                    return self.policy.read(request, self._exchange(request))
+                    sent_at = time.time()
+                    try:
+                        response = self._exchange(request)
+                    except StoqError:
+                        self.policy.abandoned(request, sent_at)
+                        raise
+                    return self.policy.read(request, response)
         except RateLimited:
             raise self.policy.rate_limit_error(request) from None
         raise AssertionError("unreachable")  # pragma: no cover

@@ -17,6 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 READ_COST = 1
@@ -59,132 +60,201 @@ def retry_after_seconds(headers: Mapping[str, str], body: Any, *, now: float) ->
     return max(0.0, seconds)
 
 
+@dataclass(frozen=True)
+class _Charge:
+    """One request of this process that STOQ charged (or may have charged: no answer came back)."""
+
+    sent: float
+    answered: float
+    cost: int
+    #: ``X-RateLimit-Reset`` of its own answer (``None`` when no answer came back).
+    reset: float | None
+
+
 class RateBudget:
     """A thread-safe view of one store's rate budget.
 
     :param clock: returns the current Unix time; injectable for tests.
 
-    The view is the latest ``X-RateLimit-*`` headers, less the points reserved since. When it is out of points,
-    the wait is the shorter of two bounds, so that the rolling window's points are used as soon as they return:
+    The view is the latest answer's ``X-RateLimit-Remaining``, less the points of requests sent since, plus
+    the points of this process's own requests as they surely leave the window. STOQ documents a rolling window
+    whose ``X-RateLimit-Reset`` is "when the current window resets", which fits three readings: the end of a
+    fixed window; in a rolling window, the moment the oldest charge leaves it; or the moment the newest does.
+    Nothing here depends on which one the store uses. Under every one of them:
 
-    * the reset (``X-RateLimit-Reset``, when the whole window is free again), always safe;
-    * the moment enough of *this process's own* recent requests have surely left the window. The window's
-      length is never assumed: each answer bounds it, from below by ``reset - received`` and from above by
-      ``reset - sent`` (the reset is at least one window after the request was charged), and a request counts
-      as gone one upper bound after it was sent. Points spent by other tasks are unknown here; if they still
-      fill the window, STOQ answers ``429`` with an exact ``Retry-After`` and the request is sent again after
-      it.
+    * a charge leaves the window no earlier than the reset its own answer gave, and no later than that reset or
+      one window after it was answered, whichever is later; the window's length is bounded from above by
+      ``reset - sent`` of the oldest charge still in the window, which the headers identify when this process's
+      own requests explain every point in use (``limit - remaining``);
+    * at the reset of the latest answer at least the oldest charge leaves; when the points in use cannot be
+      explained by this process's own requests (other tasks share the store) nothing more is assumed before it.
+
+    So a lone client never overdraws whatever the reading, and points return as soon as they surely do. Points
+    spent by other tasks are unknown here; if they still fill the window, STOQ answers ``429`` with an exact
+    ``Retry-After`` and the request is sent again after it.
 
     Usage::
 
         budget = RateBudget()
         wait = budget.reserve(cost)  # seconds to sleep before sending; the cost is then reserved
         ...send...
-        budget.observe(response.headers)
+        budget.observe(response.headers, sent_at=sent_at, cost=cost, reserved=cost)
     """
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self.limit: int | None = None
+        #: ``X-RateLimit-Remaining`` of the latest answer, and when it was received.
         self.remaining: int | None = None
         self.reset_at: float | None = None
-        #: Bounds on the rolling window's length learned from the headers (``None`` until seen).
-        self.window_at_least: float | None = None
+        self.observed_at = 0.0
+        #: Upper bound on a rolling window's length, learned from the headers (``None`` until known).
         self.window_at_most: float | None = None
         self._not_before = 0.0
-        #: This process's answered requests still (perhaps) in the window: (sent, answered, points).
-        self._own: deque[tuple[float, float, int]] = deque(maxlen=OWN_CHARGES_KEPT)
+        #: Points of requests reserved and not answered yet.
+        self._in_flight = 0
+        #: This process's recent charges, oldest first.
+        self._own: deque[_Charge] = deque(maxlen=OWN_CHARGES_KEPT)
+        #: ``(leaves by, points)`` of own charges known to be in the window at the latest answer, by time.
+        self._returns: list[tuple[float, int]] = []
+        #: Whether own charges explain every point in use at the latest answer.
+        self._explained = False
 
     def __repr__(self) -> str:
         return f"RateBudget(limit={self.limit}, remaining={self.remaining}, reset_at={self.reset_at})"
+
+    # ------------------------------------------------------------------ before a request
 
     def reserve(self, cost: int) -> float:
         """Reserve ``cost`` points; return how many seconds to wait before sending (0 to send now)."""
         with self._lock:
             now = self._clock()
-            wait = max(0.0, self._not_before - now)
+            start = max(now, self._not_before)
             if self.remaining is None or self.limit is None:
-                return wait
-            if self.reset_at is not None and now >= self.reset_at:
-                self.remaining, self.reset_at = self.limit, None
-            if self.remaining >= cost:
-                self.remaining -= cost
-                return wait
-            if self.reset_at is None:
-                # Out of points with no known reset: send and let a 429 tell us how long to wait.
-                return wait
-            back_at, freed = self._own_points_back(cost - self.remaining)
-            if back_at is not None and back_at < self.reset_at:
-                # Enough of our own earlier requests leave the rolling window before it resets entirely.
-                self._not_before = max(self._not_before, back_at)
-                self.remaining = self.remaining + freed - cost
-                return max(0.0, self._not_before - now)
-            # Wait for the window to reset, and draw this request from the fresh window.
-            self._not_before = max(self._not_before, self.reset_at)
-            self.remaining, self.reset_at = self.limit - cost, None
-            self._own.clear()  # all of them have left the window by then
-            return max(0.0, self._not_before - now)
+                self._in_flight += cost
+                return start - now
+            at = self._time_for(cost, start)
+            if at is None or (not self._explained and self.reset_at is not None and self.reset_at < at):
+                at = self._fresh_window(start)
+            self._in_flight += cost
+            self._not_before = max(self._not_before, at) if at > now else self._not_before
+            return max(0.0, at - now)
 
-    def _own_points_back(self, needed: int) -> tuple[float | None, int]:
-        """When ``needed`` points of our own requests will have left the window (consuming them), and how many."""
-        if self.window_at_most is None:
-            return None, 0
-        freed = 0
-        for taken, (_, answered_at, cost) in enumerate(self._own, start=1):
-            freed += cost
-            if freed >= needed:
-                for _ in range(taken):
-                    self._own.popleft()
-                # Charged at the latest when answered; gone at the latest one window (upper bound) later.
-                return answered_at + self.window_at_most, freed
-        return None, 0
+    def _available(self, at: float) -> int:
+        assert self.remaining is not None
+        back = sum(points for leaves, points in self._returns if leaves <= at)
+        return self.remaining - self._in_flight + back
 
-    def observe(self, headers: Mapping[str, str], *, sent_at: float | None = None, cost: int = 0) -> None:
+    def _time_for(self, cost: int, start: float) -> float | None:
+        """The first moment from ``start`` when ``cost`` points are surely free, if the view can tell."""
+        if self._available(start) >= cost:
+            return start
+        for leaves, _ in self._returns:
+            if leaves > start and self._available(leaves) >= cost:
+                return leaves
+        return None
+
+    def _fresh_window(self, start: float) -> float:
+        """Wait for the reset, and take the window as free again then.
+
+        When own requests explain every point in use, the returns above cover the whole window and this is
+        only reached with requests in flight. Otherwise other tasks share the store: the window is taken as
+        free again at the reset, or earlier if own requests return sooner (true for a fixed window and for a
+        rolling one whose reset is its newest charge's expiry; with others spending, STOQ's ``429`` answers
+        for the rest).
+        """
+        assert self.limit is not None
+        at = max(start, self.reset_at or start)
+        self.remaining, self.reset_at, self.observed_at = self.limit, None, at
+        self._returns = []
+        return at
+
+    # ------------------------------------------------------------------ after a request
+
+    def observe(
+        self,
+        headers: Mapping[str, str],
+        *,
+        sent_at: float | None = None,
+        cost: int = 0,
+        reserved: int | None = None,
+    ) -> None:
         """Take the budget from a response's ``X-RateLimit-*`` headers (ignored when absent or malformed).
 
-        :param sent_at: when the request that got this answer left; with it, the answer bounds the window.
+        :param sent_at: when the request that got this answer left.
         :param cost: the points this answered request was charged (0 for a refused one, a ``429``).
+        :param reserved: the points :meth:`reserve` set aside for it (default: ``cost``).
         """
         limit = _number(_header(headers, "X-RateLimit-Limit"))
         remaining = _number(_header(headers, "X-RateLimit-Remaining"))
         reset = _number(_header(headers, "X-RateLimit-Reset"))
-        if limit is None or remaining is None or limit <= 0:
-            return
         with self._lock:
+            self._in_flight = max(0, self._in_flight - (cost if reserved is None else reserved))
+            now = self._clock()
+            if sent_at is not None and cost > 0:
+                self._own.append(_Charge(sent_at, now, cost, reset))
+            if limit is None or remaining is None or limit <= 0:
+                return
             self.limit = int(limit)
             self.remaining = max(0, min(int(remaining), int(limit)))
-            self.reset_at = reset
-            if reset is not None:
-                now = self._clock()
-                self._learn_window(reset, sent_at, now)
-                if sent_at is not None and cost > 0:
-                    self._own.append((sent_at, now, cost))
+            self.reset_at, self.observed_at = reset, now
+            self._learn(now)
 
-    def _learn_window(self, reset: float, sent_at: float | None, now: float) -> None:
-        # A reset in whole seconds may be rounded up by up to a second; a finer one by a millisecond.
-        rounding = 1.0 if float(reset).is_integer() else 0.001
-        if reset - rounding - now > 0:
-            self.window_at_least = max(self.window_at_least or 0.0, reset - rounding - now)
-        if self.window_at_least is not None:
-            # Our requests that may have left the window by now are in ``remaining`` already: forget them.
-            while self._own and self._own[0][0] + self.window_at_least <= now:
-                self._own.popleft()
-        if sent_at is not None and reset - sent_at > 0:
-            at_most = reset - sent_at
-            if self.window_at_most is None or at_most < self.window_at_most:
-                self.window_at_most = at_most
-        if self.window_at_most is not None and self.window_at_least is not None:
-            self.window_at_most = max(self.window_at_most, self.window_at_least)
+    def abandoned(self, cost: int, *, sent_at: float) -> None:
+        """A request got no answer (timeout, dropped connection): it may have been charged."""
+        with self._lock:
+            self._in_flight = max(0, self._in_flight - cost)
+            now = self._clock()
+            self._own.append(_Charge(sent_at, now, cost, None))
+            if self.remaining is not None:
+                self.remaining = max(0, self.remaining - cost)  # until an answer says otherwise
 
     def exhausted_for(self, seconds: float) -> None:
         """Record a 429: nothing may be sent for ``seconds``."""
         with self._lock:
             until = self._clock() + seconds
             self._not_before = max(self._not_before, until)
-            if self.limit is not None:
-                self.remaining = 0
-                self.reset_at = until
+
+    def _learn(self, now: float) -> None:
+        """Which own charges are in the window now, and when each surely leaves it."""
+        assert self.limit is not None and self.remaining is not None
+        reset = self.reset_at
+        rounding = 0.0 if reset is None else (1.0 if float(reset).is_integer() else 0.001)
+        in_use = self.limit - self.remaining
+        explained: list[_Charge] = []
+        total = 0
+        for charge in reversed(self._own):
+            if total >= in_use:
+                break
+            explained.append(charge)
+            total += charge.cost
+        self._explained = total >= in_use
+        if self._explained and total > in_use:
+            # The oldest of them is only partly in the window (or not at all): count no more than is in use.
+            oldest = explained[-1]
+            explained[-1] = _Charge(oldest.sent, oldest.answered, oldest.cost - (total - in_use), oldest.reset)
+        if self._explained and explained and reset is not None:
+            # The oldest charge in the window was sent at or after the oldest of these: one window after it was
+            # charged is at least the latest reset (rolling windows), so this bounds the window from above.
+            bound = reset - explained[-1].sent
+            if bound > 0 and (self.window_at_most is None or bound < self.window_at_most):
+                self.window_at_most = bound
+        if self._explained:
+            in_window = explained
+        else:
+            # Others share the store: count only own charges whose own reset proves them still in the window.
+            in_window = [c for c in self._own if c.reset is not None and c.reset - rounding > now]
+        self._returns = sorted((self._leaves_by(charge), charge.cost) for charge in in_window)
+
+    def _leaves_by(self, charge: _Charge) -> float:
+        """When ``charge`` has surely left the window, under every reading of the reset."""
+        latest = charge.reset if charge.reset is not None else charge.answered
+        if self.window_at_most is not None:
+            latest = max(latest, charge.answered + self.window_at_most)
+        elif charge.reset is None:
+            latest = max(latest, self.reset_at or latest)
+        return latest
 
 
 _registry: dict[str, RateBudget] = {}
