@@ -97,12 +97,13 @@ def test_ten_thousand_intents_under_faults_and_429s_each_sent_exactly_once(
     assert len(variants) == 20 and len(expected) > 5000
     # A budget of 120 points per 2 s window (the real 360/min, sped up) shared with a neighbour.
     stoq_sandbox.configure(budget=120, window=2.0)
-    stoq_sandbox.set_faults(rate=0.08, kinds=FAULTS, slow_seconds=1.0, seed=99)
+    stoq_sandbox.set_faults(rate=0.12, kinds=FAULTS, slow_seconds=1.0, seed=99)
     set_stoq_connection(timeout=0.6, max_retries=8, retry_max_time=60, max_rate_limit_retries=30)
 
     started = time.monotonic()
     with Neighbour(stoq_sandbox, every=1.5, burst=90) as neighbour:  # spends most of a window at once
-        summary = notify(shopify_variant_ids=variants, batch_size=100)
+        # Small batches: many calls, so that faults and the neighbour's 429s meet the run often.
+        summary = notify(shopify_variant_ids=variants, batch_size=25)
     took = time.monotonic() - started
     time.sleep(1.2)  # let a "slow" answer that the client gave up on finish on the server
     ledger, stats = stoq_sandbox.ledger(), stoq_sandbox.stats()
@@ -125,7 +126,7 @@ def test_ten_thousand_intents_under_faults_and_429s_each_sent_exactly_once(
     assert ledger["duplicates"] == [] and all(n == 1 for n in sends.values())
     assert summary["notified"] + summary["already_notified"] == len(expected) == ledger["total_sends"]
     assert summary["failed"] == 0 and summary["skipped"] == unsent - len(expected)
-    assert sum(stats["faults"].values()) >= 50, "faults of every kind were really injected"
+    assert sum(stats["faults"].values()) >= 30, "faults of every kind were really injected"
     assert set(stats["faults"]) == set(FAULTS)
     assert ours_429 > 0, "the budget was overdrawn by the neighbour and the provider met 429s, and recovered"
 

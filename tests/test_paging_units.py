@@ -142,3 +142,34 @@ def test_batch_cap_keeps_the_wanted_size_until_refused():
     learned = BatchCap(1000)
     learned.on_accepted(1000)
     assert learned.size() == 1000 and learned.settled
+
+
+class _RefusingHook:
+    """A hook whose every bulk notify is refused with 400, as for a malformed request (no server sends that for
+    a valid ID, so it is simulated): the split must stop at one ID and surface the error."""
+
+    def __init__(self) -> None:
+        import logging
+
+        from stoq_provider.utils.settings import StoqSettings
+
+        self.log = logging.getLogger("test")
+        self.settings = StoqSettings(api_key="stoq_api_key_" + "t" * 32, max_retries=1)
+        self.sizes: list[int] = []
+        self.served_per_page = None
+
+    def _send(self, request):
+        from stoq_provider.exceptions import StoqRequestError
+
+        self.sizes.append(len(request.json_body["intent_ids"]))
+        raise StoqRequestError("STOQ refused it with 400: bad request", status_code=400, reason="bad request")
+
+
+def test_a_400_for_one_id_is_a_real_error_after_splitting_down():
+    from stoq_provider.exceptions import StoqRequestError
+    from stoq_provider.utils.delivery import NotifyRunner
+
+    hook = _RefusingHook()
+    with pytest.raises(StoqRequestError, match="400"):
+        NotifyRunner(hook, allow_resend=False, batch_size=16).run([f"i{k}" for k in range(16)])
+    assert hook.sizes == [16, 8, 4, 2, 1]

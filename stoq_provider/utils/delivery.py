@@ -106,7 +106,10 @@ class BatchCap:
     def __init__(self, wanted: int) -> None:
         self.wanted = wanted
         self.accepted = 0
+        #: The smallest size refused so far (``None``: nothing refused).
         self.refused: int | None = None
+        #: The first size refused (for the message).
+        self.first_refused: int | None = None
         self._hint: int | None = None
 
     @property
@@ -131,6 +134,7 @@ class BatchCap:
         self._hint = None
 
     def on_refused(self, size: int, message: str) -> None:
+        self.first_refused = self.first_refused or size
         self.refused = size if self.refused is None else min(self.refused, size)
         self.accepted = min(self.accepted, size - 1)
         numbers = [int(n) for n in re.findall(r"\d+", message) if 0 < int(n) < size]
@@ -205,10 +209,10 @@ class NotifyRunner:
             return
         self._cap_reported = True
         self.log.warning(
-            "STOQ refused bulk notifies of %d intent IDs (nothing was applied); batches of %d were accepted and "
+            "STOQ refused a bulk notify of %d intent IDs (nothing was applied); batches of %d were accepted and "
             "were used for the rest of the run. Set batch_size=%d (operator argument or the connection's "
             "'batch_size' extra) to skip the refused calls.",
-            cap.refused,
+            cap.first_refused,
             cap.accepted,
             cap.accepted,
         )
