@@ -19,6 +19,7 @@ BENCHMARKS = {
     "B3": "benchmarks.b3_overhead",
     "B4": "benchmarks.b4_memory",
     "B5": "benchmarks.b5_imports",
+    "B6": "benchmarks.b6_lost_answers",
 }
 
 

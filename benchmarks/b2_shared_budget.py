@@ -11,7 +11,6 @@ the budget, not the loopback latency, limits the tasks.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -66,24 +65,33 @@ class _WindowSampler(threading.Thread):
         return sum(shares) / len(shares) if shares else 0.0
 
 
-def run(smoke: bool = False) -> Result:
-    per_task = 150 if smoke else 2500
+#: The readings of STOQ's docs B2 runs under (the sandbox's own first; smoke runs only that one).
+READINGS: dict[str, dict[str, Any]] = {
+    "as sandbox (Reset: rolling, newest)": {},
+    "Reset: fixed window": {"reset_reading": "fixed"},
+    "Reset: rolling, oldest": {"reset_reading": "rolling-oldest"},
+    "pages of 100": {"page_cap": 100},
+}
+
+
+def run_reading(server: Any, name: str, reading: dict[str, Any], per_task: int) -> dict[str, Any]:
     n = per_task * TASKS
-    with sandbox(intents=10, variants=2, budget=REAL_BUDGET, window=WINDOW) as server:
-        server.reset(seed=23, intents=n, variants=TASKS * 2, pending_only=True, budget=REAL_BUDGET, window=WINDOW)
-        variants = sorted({i["shopify_variant_id"] for i in server.intents()})
-        selections = [variants[2 * k: 2 * k + 2] for k in range(TASKS)]
-        connection = server.connection_json(max_rate_limit_retries=50)
-        sampler = _WindowSampler(server)
-        sampler.start()
-        wall = time.time()
-        with ProcessPoolExecutor(max_workers=TASKS, mp_context=get_context("spawn")) as pool:
-            tasks = list(pool.map(_task, [connection] * TASKS, selections))
-        wall = time.time() - wall
-        time.sleep(0.3)
-        sampler.stop.set()
-        sampler.join(5)
-        stats, ledger = server.stats(), server.ledger()
+    server.reset(
+        seed=23, intents=n, variants=TASKS * 2, pending_only=True, budget=REAL_BUDGET, window=WINDOW, **reading
+    )
+    variants = sorted({v["shopify_variant_id"] for v in server.catalog()})
+    selections = [variants[2 * k : 2 * k + 2] for k in range(TASKS)]
+    connection = server.connection_json(max_rate_limit_retries=50)
+    sampler = _WindowSampler(server)
+    sampler.start()
+    wall = time.time()
+    with ProcessPoolExecutor(max_workers=TASKS, mp_context=get_context("spawn")) as pool:
+        tasks = list(pool.map(_task, [connection] * TASKS, selections))
+    wall = time.time() - wall
+    time.sleep(0.3)
+    sampler.stop.set()
+    sampler.join(5)
+    stats, ledger = server.stats(), server.ledger()
 
     all_running = max(t["started"] for t in tasks)
     first_done = min(t["ended"] for t in tasks)
@@ -91,42 +99,50 @@ def run(smoke: bool = False) -> Result:
     share = sampler.mean_in_use(all_running, first_done)
     any_running = (min(t["started"] for t in tasks), max(t["ended"] for t in tasks))
     share_any = sampler.mean_in_use(*any_running)
-    sent_once = ledger["total_sends"] == n and not ledger["duplicates"] and len(ledger["sends"]) == n
-    failed = sum(t["failed"] for t in tasks)
-    any_span = any_running[1] - any_running[0]
-    starts = sorted(t["started"] - any_running[0] for t in tasks)
-    ends = sorted(t["ended"] - any_running[0] for t in tasks)
-    rows = [
-        {
-            "tasks": TASKS,
-            "intents": n,
-            "sent": ledger["total_sends"],
-            "duplicates": len(ledger["duplicates"]),
-            "failed": failed,
-            "points": stats["points_charged"],
-            "429s": stats["rate_limited"],
-            "any busy s": round(any_span, 1),
-            "share, any busy": f"{share_any:.1%}",
-            "all busy s": round(span, 1),
-            "share, all busy": f"{share:.1%}",
-            "wall s": round(wall, 1),
-        }
-    ]
+    return {
+        "reading": name,
+        "tasks": TASKS,
+        "intents": n,
+        "sent": ledger["total_sends"],
+        "duplicates": len(ledger["duplicates"]),
+        "failed": sum(t["failed"] for t in tasks),
+        "points": stats["points_charged"],
+        "429s": stats["rate_limited"],
+        "any busy s": round(any_running[1] - any_running[0], 1),
+        "share, any busy": f"{share_any:.1%}",
+        "all busy s": round(span, 1),
+        "share, all busy": f"{share:.1%}",
+        "wall s": round(wall, 1),
+        "_share": min(share, share_any),
+        "_sent_once": ledger["total_sends"] == n and not ledger["duplicates"] and len(ledger["sends"]) == n,
+    }
+
+
+def run(smoke: bool = False) -> Result:
+    per_task = 150 if smoke else 2500
+    chosen = list(READINGS)[:1] if smoke else list(READINGS)
+    with sandbox(intents=10, variants=2, budget=REAL_BUDGET, window=WINDOW) as server:
+        rows = [run_reading(server, name, READINGS[name], per_task) for name in chosen]
+    headline = rows[0]
+    shares = {row["reading"]: row.pop("_share") for row in rows}
+    sent_once = all(row.pop("_sent_once") for row in rows)
+    failed = sum(row["failed"] for row in rows)
     notes = [
         f"budget {REAL_BUDGET} points per {REAL_WINDOW:g} s, clock sped up {SPEEDUP_B2:g}x (window {WINDOW:g} s); "
-        f"batch_size {BATCH}; every 429 recovered: {failed == 0 and sent_once}",
-        "share = mean of (points in the rolling window) / budget, sampled every 0.1 s; 'any busy' runs from the "
+        f"batch_size {BATCH}; every 429 recovered and each intent sent once under every reading: "
+        f"{failed == 0 and sent_once}",
+        "share = mean of (points in the window) / budget, sampled every 0.1 s; 'any busy' runs from the "
         "first task's start to the last task's end, 'all busy' from the last start to the first end",
-        f"tasks started at +{starts[0]:.1f}..+{starts[-1]:.1f} s (spawned interpreters importing Airflow on "
-        f"{os.cpu_count()} cores) and ended at +{ends[0]:.1f}..+{ends[-1]:.1f} s",
+        "share of the budget in use (lower of any/all busy): "
+        + ", ".join(f"{share:.1%} ({name})" for name, share in shares.items()),
     ]
     return Result(
         name="B2",
         title=f"{TASKS} notify processes sharing one store budget",
-        ratio=min(share, share_any),
-        ratio_label="share of the budget in use while work was queued (lower of any/all busy)",
+        ratio=shares[headline["reading"]],
+        ratio_label="share of the budget in use while work was queued (lower of any/all busy), as sandbox",
         target=">= 0.90, every 429 recovered, nothing sent twice",
-        met=min(share, share_any) >= 0.9 and sent_once and failed == 0,
+        met=shares[headline["reading"]] >= 0.9 and sent_once and failed == 0,
         rows=rows,
         notes=notes,
     )

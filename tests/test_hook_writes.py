@@ -120,8 +120,21 @@ def test_delete_intents_is_all_or_nothing(stoq_sandbox, hook):
     with pytest.raises(StoqRequestError, match="422") as info:
         hook.delete_intents([*unsent, sent])
     assert info.value.status_code == 422
+    assert info.value.sent_intent_ids == [sent] and f"already sent: {sent}." in str(info.value)
     remaining = {i["id"] for i in stoq_sandbox.intents()}
     assert set(unsent) <= remaining
+
+
+def test_delete_intents_names_at_most_twenty_sent_ids(stoq_sandbox, hook):
+    stoq_sandbox.reset(intents=600)
+    sent = [i["id"] for i in stoq_sandbox.intents() if i["notified_at"]][:25]
+    assert len(sent) == 25
+    with pytest.raises(StoqRequestError) as info:
+        hook.delete_intents(sent)
+    message = str(info.value)
+    assert "25 of the intents were already sent" in message and "and 5 more" in message
+    assert all(iid in message for iid in sent[:20]) and not any(iid in message for iid in sent[20:])
+    assert info.value.sent_intent_ids == sent
 
 
 def test_delete_unknown_intents_is_not_found(stoq_sandbox, hook):
@@ -174,6 +187,19 @@ def test_create_intent_public_endpoint(stoq_sandbox, hook):
         )
     assert "new.customer@example.com" not in str(info.value)
     assert points(stoq_sandbox) == 0  # the public endpoint uses no key and no budget
+
+
+@pytest.mark.parametrize("shape", ["wrapped", "bare"])
+def test_create_intent_returns_the_intent_whatever_the_201_shape(stoq_sandbox, hook, shape):
+    stoq_sandbox.configure(create_shape=shape)
+    variant = stoq_sandbox.intents()[0]
+    created = hook.create_intent(
+        shopify_variant_id=variant["shopify_variant_id"],
+        shopify_product_id=variant["shopify_product_id"],
+        email=f"{shape}.customer@example.com",
+    )
+    assert created["shopify_variant_id"] == variant["shopify_variant_id"]
+    assert created["id"] in {i["id"] for i in stoq_sandbox.intents()}
 
 
 def test_create_intent_unknown_shop_and_missing_domain(stoq_sandbox, set_stoq_connection):
