@@ -43,7 +43,8 @@ _CONN_FIELDS: dict[str, dict[str, Any]] = {
     },
     "batch_size": {
         "label": "Bulk notify batch size",
-        "description": "Intent IDs per bulk notify call (1 to 1000). STOQ documents no maximum; keep it conservative.",
+        "description": "Intent IDs per bulk notify call (1 to 1000). STOQ documents no maximum; if it refuses a size, "
+        "the provider splits the batch and says which size to set.",
         "schema": {"type": ["integer", "null"], "default": 1000, "minimum": 1, "maximum": 1000},
     },
 }

@@ -187,7 +187,7 @@ def _as_number(value: Any, name: str, conn_id: str, *, integer: bool) -> Any:
     if maximum is not None and number > maximum:
         raise StoqConfigError(
             f"Connection {conn_id!r}: extra {name!r} must be at most {maximum}, got {value!r}; "
-            f"STOQ documents no limit, so keep it conservative (default {EXTRA_DEFAULTS[name]})."
+            f"the default is {EXTRA_DEFAULTS[name]}."
         )
     return number
 

@@ -172,7 +172,7 @@ def test_add_a_stoq_connection_in_the_ui(airflow_ui, browser, screenshot_dir: Pa
             conn_id=CONN_ID, conn_type=saved["conn_type"], host=saved["host"], password=FAKE_KEY, extra=saved["extra"]
         )
     )
-    assert (settings.base_url, settings.shop_domain, settings.batch_size) == (BASE_URL, SHOP_DOMAIN, 250)
+    assert (settings.base_url, settings.shop_domain, settings.batch_size) == (BASE_URL, SHOP_DOMAIN, 1000)
 
     # The metadata database, read by Airflow in the server's home: the key stored exactly as typed.
     done = airflow_ui.run(sys.executable, "-c", READ_BACK, CONN_ID, env={"STOQ_UI_EXPECTED_KEY": FAKE_KEY})
@@ -184,7 +184,7 @@ def test_add_a_stoq_connection_in_the_ui(airflow_ui, browser, screenshot_dir: Pa
         "key_as_typed": True,
         "base_url": BASE_URL,
         "shop_domain": SHOP_DOMAIN,
-        "batch_size": 250,
+        "batch_size": 1000,
     }
 
     # Nothing showed the key: the page, the REST answer, the server's log.
