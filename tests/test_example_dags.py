@@ -86,3 +86,25 @@ def test_inventory_example(stoq_sandbox, dags_test):
     sends = stoq_sandbox.ledger()["sends"]
     assert 1 <= len(sends) <= 3
     assert "held back" in done.stdout + done.stderr
+
+
+def test_core_example_at_a_page_cap_of_100_alerts_every_waiting_customer_once(stoq_sandbox, dags_test):
+    """Another reading of the docs: STOQ serves at most 100 intents a page, whatever per_page asks."""
+    stoq_sandbox.reset(seed=3, intents=1500, variants=5, page_cap=100)
+    variants = [40000000000, 40000000001]
+    expected = _eligible(stoq_sandbox, set(variants))
+    assert len(expected) > 2 * 100, "more waiting customers per variant than one page holds"
+    dags_test("example_stoq_restock", {"restocked_variant_ids": variants})
+    ledger = stoq_sandbox.ledger()
+    assert set(ledger["sends"]) == expected and ledger["total_sends"] == len(expected) and ledger["duplicates"] == []
+
+
+def test_core_example_fails_clearly_on_a_listing_short_of_its_count(stoq_sandbox, dags_test):
+    stoq_sandbox.reset(seed=3, intents=300, variants=2, count_extra=5)
+    done = dags_test("example_stoq_restock", {"restocked_variant_ids": [40000000000]}, check=False)
+    output = done.stdout + done.stderr
+    lines = [line for line in output.splitlines() if "listing is incomplete" in line]
+    assert lines, output[-3000:]
+    assert "list_intents" in lines[0] and "meta.total_count" in lines[0]
+    assert done.returncode != 0 and "new_state=failed" in output, "the task fails; soft_fail does not hide it"
+    assert stoq_sandbox.ledger()["total_sends"] == 0, "nothing is sent from a listing known to be short"
