@@ -225,3 +225,30 @@ def test_bulk_cap_is_learned_once_and_reported(stoq_sandbox, set_stoq_connection
     assert requests == {"400": 1, "200": 10}, "one refused call, then batches of the size STOQ named"
     out = capsys.readouterr().out
     assert out.count("batch_size=100") == 1 and "STOQ refused a bulk notify of 1000 intent IDs" in out
+
+
+@pytest.mark.parametrize("kind", ["lost", "drop"])  # applied then the answer lost / not applied at all
+@pytest.mark.parametrize("page_cap", [500, 100])
+def test_a_lost_answer_costs_a_few_pages_to_settle_not_one_read_per_intent(
+    stoq_sandbox, set_stoq_connection, page_cap, kind
+):
+    """A batch of B intents whose answer is lost costs at most the pages of its stretch of the listing + 2 reads
+    (⌈B / page⌉ + 2 when no skipped intents are interleaved), wherever it sits."""
+    import math
+
+    # One variant, 3,000 signups with skipped ones (opted out, other type, already sent) interleaved; the lost
+    # answers are of batches in the middle of the variant's listing, so the read-back starts at a later page.
+    stoq_sandbox.reset(seed=8, intents=3000, variants=1, page_cap=page_cap)
+    set_stoq_connection()
+    (variant,) = _variants(stoq_sandbox)
+    expected = {i["id"] for i in _eligible(stoq_sandbox)}
+    pending = sum(1 for i in stoq_sandbox.intents() if i["notified_at"] is None)
+    stoq_sandbox.set_faults(script=["none", "none", kind, "none", kind], endpoints=["bulk_notify"])
+    summary = _run(shopify_variant_ids=[variant], batch_size=400)
+    ledger = stoq_sandbox.ledger()
+    assert set(ledger["sends"]) == expected and ledger["total_sends"] == len(expected) == summary["notified"]
+    assert stoq_sandbox.stats()["faults"] == {kind: 2}
+    read_back = calls(stoq_sandbox, "list_intents") - math.ceil(pending / page_cap)
+    stretch = 400 * pending / len(expected)  # the listing's items around a batch of 400, skipped ones included
+    assert 0 < read_back <= 2 * (math.ceil(stretch / page_cap) + 2)
+    assert calls(stoq_sandbox, "get_intent") == 0

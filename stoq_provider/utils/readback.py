@@ -11,7 +11,8 @@ each intent's own state: still pending (with ``unsubscribed_at``, ``blocked_at``
   batch. An intent no longer listed has been notified (or deleted). The start page is checked (its first intent
   must be one listed before the batch); if the listing shifted, the read starts again from page 1.
 
-A batch of B intents of known variants costs about ⌈B / page size⌉ + 1 points this way, instead of B.
+A batch of B intents of known variants costs about ⌈B / page size⌉ + 1 points this way, instead of B (more when
+skipped intents, which stay pending, are interleaved with the batch's in the listing).
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ class IntentReader:
                         found[iid] = item
                     elif self.rank.get(iid, -1) > last:
                         passed = True
+                passed = passed or len(found) == len(wanted)
                 if passed:
                     break
             if not restart:
