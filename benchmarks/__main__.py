@@ -20,6 +20,7 @@ BENCHMARKS = {
     "B4": "benchmarks.b4_memory",
     "B5": "benchmarks.b5_imports",
     "B6": "benchmarks.b6_lost_answers",
+    "B7": "benchmarks.b7_pacing",
 }
 
 

@@ -21,7 +21,7 @@ def test_every_benchmark_runs_at_smoke_size_and_stays_exactly_once(tmp_path):
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = {r["name"]: r for r in json.loads(out.read_text())}
-    assert set(results) == {"B1", "B2", "B3", "B4", "B5", "B6"}
+    assert set(results) == {"B1", "B2", "B3", "B4", "B5", "B6", "B7"}
     assert all(r["rows"] for r in results.values()), "every benchmark measured something"
     assert "Summary" in done.stdout
     # Correctness, unlike speed, is asserted: the restock and the shared-budget runs alert each intent once.
@@ -32,3 +32,4 @@ def test_every_benchmark_runs_at_smoke_size_and_stays_exactly_once(tmp_path):
     for row in results["B6"]["rows"]:
         assert row["sent"] == row["N"] and row["duplicates"] == 0, row
     assert any(row["lost answers"] for row in results["B6"]["rows"]), "answers were really lost"
+    assert all(row["429s"] == 0 for row in results["B7"]["rows"] if row["client"] == "ours")

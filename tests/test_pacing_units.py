@@ -8,11 +8,9 @@ outcome does not depend on the machine. Over real HTTP the same is checked in ``
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
-from stoq_provider.sandbox.budget import RateBudget as ServerBudget
+from benchmarks.b7_pacing import TrustTheReset, ours, simulate
 from stoq_provider.sandbox.readings import RESET_READINGS
 from stoq_provider.utils.ratelimit import RateBudget
 
@@ -25,41 +23,10 @@ class Clock:
         return self.now
 
 
-def run_lone_client(
-    reading: str,
-    *,
-    limit: int,
-    window: float,
-    requests: int,
-    latency: float = 0.004,
-    start: float = 1_000_000.123,
-    seed: int = 0,
-    warm: int = 0,
-) -> tuple[int, float, int]:
-    """Send ``requests`` (reads and writes mixed) as one client would; return (429s, elapsed, points)."""
-    clock = Clock(start)
-    server = ServerBudget(limit, window, clock=clock, reset_reading=reading)
-    for _ in range(warm):  # an earlier task's charges still in the window when this one starts
-        server.charge(1)
-        clock.now += 0.001
-    client = RateBudget(clock=clock)
-    rng = random.Random(seed)
-    refused = points = 0
-    for _ in range(requests):
-        cost = rng.choice((1, 2, 2))
-        while True:
-            clock.now += client.reserve(cost)
-            sent = clock.now
-            clock.now += latency * rng.uniform(0.2, 1.0)
-            decision = server.charge(cost)
-            clock.now += latency * rng.uniform(0.2, 1.0)
-            client.observe(decision.headers(), sent_at=sent, cost=cost if decision.allowed else 0, reserved=cost)
-            if decision.allowed:
-                points += cost
-                break
-            refused += 1
-            client.exhausted_for(decision.retry_after)
-    return refused, clock.now - start, points
+def run_lone_client(reading: str, **options) -> tuple[int, float, int]:
+    """(429s, seconds, points) of one client with the provider's pacing (the simulation B7 reports)."""
+    outcome = simulate(reading, ours, **options)
+    return outcome["429s"], outcome["seconds"], outcome["points"]
 
 
 @pytest.mark.parametrize("reading", RESET_READINGS)
@@ -83,6 +50,12 @@ def test_whole_second_resets_are_safe(reading, seed):
     # A realistic window: the sandbox gives whole seconds, rounded up.
     refused, _, _ = run_lone_client(reading, limit=20, window=60.0, requests=200, latency=0.05, seed=seed)
     assert refused == 0
+
+
+def test_the_baseline_that_trusts_the_reset_overdraws_a_rolling_window_whose_reset_is_the_oldest_charge():
+    """The simulation can tell a wrong pacer: the plain reading of the docs meets 429s under rolling-oldest."""
+    assert simulate("rolling-oldest", TrustTheReset, requests=600)["429s"] > 0
+    assert simulate("rolling-oldest", ours, requests=600)["429s"] == 0
 
 
 def _headers(limit, remaining, reset):
