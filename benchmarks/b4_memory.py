@@ -85,7 +85,7 @@ def run(smoke: bool = False) -> Result:
     notes = [
         f"{n:,} intents over 20 variants, {-(-n // 500):,} pages of 500 per way ({stats['total_requests']:,} "
         f"requests in all, warm-ups included); each way in a fresh child process; tracemalloc peak above the start",
-        f"streaming holds one page at a time: {full['peak'] / max(stream['peak'], 1):,.0f}x less than the full list",
+        f"streaming holds one page at a time, plus a hash per intent listed (to check the listing against total_count): {full['peak'] / max(stream['peak'], 1):,.0f}x less than the full list",
     ]
     ok = stream["count"] == n and full["count"] == n
     return Result(

@@ -238,8 +238,9 @@ class StoqHook(BaseHook):
         listing = Listing("list_intents", "intents", key=intent_key, asked=MAX_PER_PAGE, log=self.log)
         while listing.next_page():
             body = self._send(endpoints.list_intents(filters, page=listing.page))
-            yield from listing.take(*parse_intents_page(body))
+            fresh = listing.take(*parse_intents_page(body))
             self.served_per_page = listing.served_per_page or self.served_per_page
+            yield from fresh
 
     def get_intent(self, intent_id: str) -> dict[str, Any]:
         """Fetch one intent by its ID; raises :class:`StoqNotFoundError` if STOQ does not know it.

@@ -11,11 +11,11 @@ The class is pure bookkeeping (no sleeping, no I/O), so the sync and async trans
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import math
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -114,12 +114,17 @@ class RateBudget:
         self._not_before = 0.0
         #: Points of requests reserved and not answered yet.
         self._in_flight = 0
-        #: This process's recent charges, oldest first.
-        self._own: deque[_Charge] = deque(maxlen=OWN_CHARGES_KEPT)
-        #: ``(leaves by, points)`` of own charges known to be in the window at the latest answer, by time.
-        self._returns: list[tuple[float, int]] = []
-        #: Whether own charges explain every point in use at the latest answer.
+        #: This process's recent charges, oldest first, and the running total of their points (``_cum[i]`` is the
+        #: points of every charge up to ``_own[i]``), so that the charges explaining the points in use are found
+        #: by bisection, not by a walk.
+        self._own: list[_Charge] = []
+        self._cum: list[int] = []
+        #: Whether own charges explain every point in use at the latest answer, and from which one on.
         self._explained = False
+        self._explained_from = 0
+        self._learned_at = 0.0
+        #: ``(leaves by, points)`` of own charges in the window at the latest answer, by time; built when needed.
+        self._returns_cache: list[tuple[float, int]] | None = []
 
     def __repr__(self) -> str:
         return f"RateBudget(limit={self.limit}, remaining={self.remaining}, reset_at={self.reset_at})"
@@ -141,17 +146,21 @@ class RateBudget:
             self._not_before = max(self._not_before, at) if at > now else self._not_before
             return max(0.0, at - now)
 
-    def _available(self, at: float) -> int:
+    def _available(self, at: float, returns: list[tuple[float, int]]) -> int:
         assert self.remaining is not None
-        back = sum(points for leaves, points in self._returns if leaves <= at)
+        back = sum(points for leaves, points in returns if leaves <= at)
         return self.remaining - self._in_flight + back
 
     def _time_for(self, cost: int, start: float) -> float | None:
         """The first moment from ``start`` when ``cost`` points are surely free, if the view can tell."""
-        if self._available(start) >= cost:
+        assert self.remaining is not None
+        if self.remaining - self._in_flight >= cost:
+            return start  # the common case: no need to know when own charges return
+        returns = self._returns()
+        if self._available(start, returns) >= cost:
             return start
-        for leaves, _ in self._returns:
-            if leaves > start and self._available(leaves) >= cost:
+        for leaves, _ in returns:
+            if leaves > start and self._available(leaves, returns) >= cost:
                 return leaves
         return None
 
@@ -167,7 +176,7 @@ class RateBudget:
         assert self.limit is not None
         at = max(start, self.reset_at or start)
         self.remaining, self.reset_at, self.observed_at = self.limit, None, at
-        self._returns = []
+        self._explained, self._returns_cache = True, []
         return at
 
     # ------------------------------------------------------------------ after a request
@@ -193,7 +202,7 @@ class RateBudget:
             self._in_flight = max(0, self._in_flight - (cost if reserved is None else reserved))
             now = self._clock()
             if sent_at is not None and cost > 0:
-                self._own.append(_Charge(sent_at, now, cost, reset))
+                self._record(_Charge(sent_at, now, cost, reset))
             if limit is None or remaining is None or limit <= 0:
                 return
             self.limit = int(limit)
@@ -206,7 +215,7 @@ class RateBudget:
         with self._lock:
             self._in_flight = max(0, self._in_flight - cost)
             now = self._clock()
-            self._own.append(_Charge(sent_at, now, cost, None))
+            self._record(_Charge(sent_at, now, cost, None))
             if self.remaining is not None:
                 self.remaining = max(0, self.remaining - cost)  # until an answer says otherwise
 
@@ -216,36 +225,55 @@ class RateBudget:
             until = self._clock() + seconds
             self._not_before = max(self._not_before, until)
 
+    def _record(self, charge: _Charge) -> None:
+        self._own.append(charge)
+        self._cum.append((self._cum[-1] if self._cum else 0) + charge.cost)
+        if len(self._own) > 2 * OWN_CHARGES_KEPT:
+            del self._own[:-OWN_CHARGES_KEPT], self._cum[:-OWN_CHARGES_KEPT]
+
     def _learn(self, now: float) -> None:
-        """Which own charges are in the window now, and when each surely leaves it."""
+        """Whether own charges explain the points in use; if so, bound the window from the oldest of them."""
         assert self.limit is not None and self.remaining is not None
-        reset = self.reset_at
-        rounding = 0.0 if reset is None else (1.0 if float(reset).is_integer() else 0.001)
         in_use = self.limit - self.remaining
-        explained: list[_Charge] = []
-        total = 0
-        for charge in reversed(self._own):
-            if total >= in_use:
-                break
-            explained.append(charge)
-            total += charge.cost
-        self._explained = total >= in_use
-        if self._explained and total > in_use:
-            # The oldest of them is only partly in the window (or not at all): count no more than is in use.
-            oldest = explained[-1]
-            explained[-1] = _Charge(oldest.sent, oldest.answered, oldest.cost - (total - in_use), oldest.reset)
-        if self._explained and explained and reset is not None:
-            # The oldest charge in the window was sent at or after the oldest of these: one window after it was
-            # charged is at least the latest reset (rolling windows), so this bounds the window from above.
-            bound = reset - explained[-1].sent
+        kept = self._cum[-1] - self._cum[0] + self._own[0].cost if self._own else 0
+        self._explained = kept >= in_use
+        self._learned_at = now
+        self._returns_cache = None
+        if not self._explained or in_use == 0:
+            self._explained_from = len(self._own)
+            return
+        # The fewest newest charges whose points cover the points in use (bisection on the running total).
+        first = bisect.bisect_right(self._cum, self._cum[-1] - in_use)
+        self._explained_from = first
+        if self.reset_at is not None:
+            # The oldest charge in the window was sent at or after this one: one window after it was charged is
+            # at least the latest reset (rolling windows), so this bounds the window from above.
+            bound = self.reset_at - self._own[first].sent
             if bound > 0 and (self.window_at_most is None or bound < self.window_at_most):
                 self.window_at_most = bound
+
+    def _returns(self) -> list[tuple[float, int]]:
+        """``(leaves by, points)`` of own charges in the window at the latest answer, sorted by time."""
+        if self._returns_cache is not None:
+            return self._returns_cache
+        assert self.limit is not None and self.remaining is not None
+        in_use = self.limit - self.remaining
         if self._explained:
-            in_window = explained
+            in_window = self._own[self._explained_from :]
+            overshoot = sum(c.cost for c in in_window) - in_use
+            if in_window and overshoot > 0:
+                # The oldest of them is only partly in the window (or not at all): count no more than is in use.
+                oldest, *rest = in_window
+                in_window = [_Charge(oldest.sent, oldest.answered, oldest.cost - overshoot, oldest.reset), *rest]
         else:
-            # Others share the store: count only own charges whose own reset proves them still in the window.
-            in_window = [c for c in self._own if c.reset is not None and c.reset - rounding > now]
-        self._returns = sorted((self._leaves_by(charge), charge.cost) for charge in in_window)
+            # Others share the store: count only own charges whose own reset proves them still in the window. At
+            # most `limit` charges can be in it (each costs a point or more), so the newest `limit` suffice.
+            reset = self.reset_at
+            rounding = 0.0 if reset is None else (1.0 if float(reset).is_integer() else 0.001)
+            newest = self._own[-self.limit :] if self.limit else []
+            in_window = [c for c in newest if c.reset is not None and c.reset - rounding > self._learned_at]
+        self._returns_cache = sorted((self._leaves_by(charge), charge.cost) for charge in in_window)
+        return self._returns_cache
 
     def _leaves_by(self, charge: _Charge) -> float:
         """When ``charge`` has surely left the window, under every reading of the reset."""
