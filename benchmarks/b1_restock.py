@@ -38,7 +38,7 @@ WINDOW = REAL_WINDOW / SPEEDUP
 
 def default_batch() -> int:
     """The provider's default ``batch_size`` (what the operator uses when nobody sets one)."""
-    from stoq_provider.utils.settings import EXTRA_DEFAULTS
+    from stoq_provider.api.settings import EXTRA_DEFAULTS
 
     return int(EXTRA_DEFAULTS["batch_size"])
 

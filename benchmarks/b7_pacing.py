@@ -115,7 +115,7 @@ def simulate(
 
 
 def ours(clock: Callable[[], float]) -> Pacer:
-    from stoq_provider.utils.ratelimit import RateBudget
+    from stoq_provider.api.ratelimit import RateBudget
 
     return RateBudget(clock=clock)
 

@@ -49,7 +49,7 @@ def stoq_connection(server: Any, **extra: Any) -> Iterator[None]:
     name = "AIRFLOW_CONN_STOQ_DEFAULT"
     before = os.environ.get(name)
     os.environ[name] = server.connection_json(**extra)
-    from stoq_provider.utils import ratelimit
+    from stoq_provider.api import ratelimit
 
     ratelimit._registry.clear()  # a fresh view of the store budget for every measured run
     try:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from airflow.exceptions import AirflowException
 
 if TYPE_CHECKING:
-    from stoq_provider.utils.results import BulkNotifyResult
+    from stoq_provider.api.results import BulkNotifyResult
 
 
 class StoqError(AirflowException):

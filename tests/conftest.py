@@ -22,7 +22,7 @@ pytest_plugins = ["stoq_provider.sandbox.pytest_plugin"]
 @pytest.fixture(autouse=True)
 def _fresh_rate_budgets() -> Iterator[None]:
     """Each test starts with no remembered rate budget (the sandbox is reset between tests too)."""
-    from stoq_provider.utils import ratelimit
+    from stoq_provider.api import ratelimit
 
     ratelimit._registry.clear()
     yield

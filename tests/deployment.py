@@ -210,7 +210,7 @@ class Deployment:
 
     def log_tails(self, lines: int = 40, redact: Iterable[str] = ()) -> str:
         """The last ``lines`` lines of each component's log, with ``redact`` needles (and e-mails) removed."""
-        from stoq_provider.utils.redaction import scrub
+        from stoq_provider.api.redaction import scrub
 
         needles = [n for n in redact if n]
         out = []

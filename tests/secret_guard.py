@@ -60,7 +60,7 @@ class SecretGuard:
 
         from airflow.exceptions import AirflowException
 
-        from stoq_provider.utils.settings import StoqSettings
+        from stoq_provider.api.settings import StoqSettings
 
         guard = self
         original_init = AirflowException.__init__

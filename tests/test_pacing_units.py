@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks.b7_pacing import TrustTheReset, ours, simulate
 from stoq_provider.sandbox.readings import RESET_READINGS
-from stoq_provider.utils.ratelimit import RateBudget
+from stoq_provider.api.ratelimit import RateBudget
 
 
 class Clock:

@@ -12,8 +12,8 @@ import math
 import pytest
 
 from stoq_provider.exceptions import StoqProtocolError
-from stoq_provider.utils.delivery import BatchCap
-from stoq_provider.utils.paging import Listing, intent_key
+from stoq_provider.api.delivery import BatchCap
+from stoq_provider.api.paging import Listing, intent_key
 
 
 def server(n: int, *, cap: int = 500, meta: str = "full", phantom: int = 0, ignore_page: bool = False):
@@ -151,7 +151,7 @@ class _RefusingHook:
     def __init__(self) -> None:
         import logging
 
-        from stoq_provider.utils.settings import StoqSettings
+        from stoq_provider.api.settings import StoqSettings
 
         self.log = logging.getLogger("test")
         self.settings = StoqSettings(api_key="stoq_api_key_" + "t" * 32, max_retries=1)
@@ -167,7 +167,7 @@ class _RefusingHook:
 
 def test_a_400_for_one_id_is_a_real_error_after_splitting_down():
     from stoq_provider.exceptions import StoqRequestError
-    from stoq_provider.utils.delivery import NotifyRunner
+    from stoq_provider.api.delivery import NotifyRunner
 
     hook = _RefusingHook()
     with pytest.raises(StoqRequestError, match="400"):

@@ -21,8 +21,8 @@ from stoq_provider.operators.notify import StoqNotifyOperator
 from stoq_provider.sandbox.readings import RESET_READINGS
 from stoq_provider.sensors.intents import StoqPendingIntentsSensor
 from stoq_provider.triggers.intents import StoqPendingIntentsTrigger
-from stoq_provider.utils.demand import count_pending, is_pending
-from stoq_provider.utils.restock import fit_inventory
+from stoq_provider.restock.demand import count_pending, is_pending
+from stoq_provider.restock.alerts import fit_inventory
 
 pytestmark = pytest.mark.sandbox
 

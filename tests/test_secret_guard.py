@@ -28,7 +28,7 @@ def test_guard_watches_exceptions_reprs_and_connection_keys(monkeypatch):
 
     from stoq_provider.exceptions import StoqError
     from stoq_provider.hooks.stoq import StoqHook
-    from stoq_provider.utils.settings import StoqSettings
+    from stoq_provider.api.settings import StoqSettings
 
     guard = SecretGuard(monkeypatch)
     StoqError(f"bad key {KEY}")  # created and caught: still seen

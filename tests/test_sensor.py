@@ -23,7 +23,7 @@ from test_trigger import NEW_VARIANT, new_intents, pending_in_sandbox, seeded_va
 from stoq_provider.exceptions import StoqConfigError
 from stoq_provider.sensors.intents import StoqPendingIntentsSensor, StoqPendingIntentsWaitError
 from stoq_provider.triggers.intents import StoqPendingIntentsTrigger
-from stoq_provider.utils import demand
+from stoq_provider.restock import demand
 
 TEST_DAGS = Path(__file__).resolve().parent / "dags"
 
@@ -235,7 +235,7 @@ def test_default_deferrable_comes_from_airflow_config_and_import_is_light():
         "import stoq_provider.triggers.intents\n"
         "new = set(sys.modules) - before\n"
         "heavy = sorted(m for m in new if m.split('.')[0] in ('requests', 'httpx', 'urllib3', 'tenacity')"
-        " or m.startswith(('stoq_provider.transport', 'stoq_provider.hooks')))\n"
+        " or m.startswith(('stoq_provider.api.transport', 'stoq_provider.hooks')))\n"
         "print(heavy, S(task_id='t', shopify_variant_ids=[1]).deferrable)\n"
     )
     env = {**__import__("os").environ, "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True"}

@@ -12,7 +12,7 @@ from helpers import calls
 
 from stoq_provider.hooks.stoq_async import StoqAsyncHook
 from stoq_provider.triggers.intents import StoqPendingIntentsTrigger
-from stoq_provider.utils.demand import count_pending
+from stoq_provider.restock.demand import count_pending
 
 NEW_VARIANT = 48888888888
 NEW_PRODUCT = 8888888888

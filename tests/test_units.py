@@ -15,11 +15,12 @@ from stoq_provider.exceptions import (
     StoqRequestError,
     StoqServerError,
 )
-from stoq_provider.utils import protocol
-from stoq_provider.utils.protocol import ApiRequest, ApiResponse
-from stoq_provider.utils.ratelimit import RateBudget, request_cost, retry_after_seconds
-from stoq_provider.utils.results import BulkNotifyResult
-from stoq_provider.utils.settings import DEFAULT_BASE_URL, StoqSettings, validate_shop_domain
+from stoq_provider.api import contract as protocol
+from stoq_provider.api.contract import ApiRequest, ApiResponse
+from stoq_provider.api.contract import request_cost
+from stoq_provider.api.ratelimit import RateBudget, retry_after_seconds
+from stoq_provider.api.results import BulkNotifyResult
+from stoq_provider.api.settings import DEFAULT_BASE_URL, StoqSettings, validate_shop_domain
 
 
 class Clock:
@@ -253,7 +254,7 @@ def test_results_to_dict_is_json():
 def test_redaction_filter_scrubs_urllib3_lines():
     import logging
 
-    from stoq_provider.utils.redaction import ContactDataFilter
+    from stoq_provider.api.redaction import ContactDataFilter
 
     record = logging.LogRecord(
         "urllib3", logging.DEBUG, "", 0, '"%s %s HTTP/1.1" %s', ("GET", "/x?email=a%40b.com&page=1", 200), None

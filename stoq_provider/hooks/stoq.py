@@ -8,6 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
+from stoq_provider.api import contract, validation
+from stoq_provider.api.contract import MAX_BATCH_SIZE, MAX_PER_PAGE
+from stoq_provider.api.results import BulkNotifyResult
+from stoq_provider.api.settings import StoqSettings
 from stoq_provider.exceptions import (
     StoqBulkNotifyInterrupted,
     StoqConfigError,
@@ -15,14 +19,11 @@ from stoq_provider.exceptions import (
     StoqNotFoundError,
     StoqRequestError,
 )
-from stoq_provider.utils import endpoints, validation
-from stoq_provider.utils.results import BulkNotifyResult
-from stoq_provider.utils.settings import MAX_BATCH_SIZE, MAX_PER_PAGE, StoqSettings
 
 if TYPE_CHECKING:
     import requests
 
-    from stoq_provider.transport.sync import SyncTransport
+    from stoq_provider.api.transport.sync import SyncTransport
 
 _CHANNELS = ("email", "sms", "push")
 _TRANSFER_TYPES = ("unsent", "sent", "all")
@@ -142,8 +143,8 @@ class StoqHook(BaseHook):
     @cached_property
     def transport(self) -> SyncTransport:
         """The HTTP transport (one ``requests.Session`` reused for every call)."""
-        from stoq_provider.transport.sync import SyncTransport
-        from stoq_provider.utils.redaction import install_query_filter
+        from stoq_provider.api.redaction import install_query_filter
+        from stoq_provider.api.transport.sync import SyncTransport
 
         install_query_filter()
         return SyncTransport(self.settings, self.log)
@@ -232,12 +233,12 @@ class StoqHook(BaseHook):
         }
 
     def _pages(self, filters: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-        from stoq_provider.utils.paging import Listing, intent_key
-        from stoq_provider.utils.protocol import parse_intents_page
+        from stoq_provider.api.contract import parse_intents_page
+        from stoq_provider.api.paging import Listing, intent_key
 
         listing = Listing("list_intents", "intents", key=intent_key, asked=MAX_PER_PAGE, log=self.log)
         while listing.next_page():
-            body = self._send(endpoints.list_intents(filters, page=listing.page))
+            body = self._send(contract.list_intents(filters, page=listing.page))
             fresh = listing.take(*parse_intents_page(body))
             self.served_per_page = listing.served_per_page or self.served_per_page
             yield from fresh
@@ -247,9 +248,9 @@ class StoqHook(BaseHook):
 
         :param intent_id: the intent's STOQ ID.
         """
-        from stoq_provider.utils.protocol import parse_intent
+        from stoq_provider.api.contract import parse_intent
 
-        return parse_intent(self._send(endpoints.get_intent(validation.intent_id(intent_id))))
+        return parse_intent(self._send(contract.get_intent(validation.intent_id(intent_id))))
 
     def products_in_demand(self, *, start_date: Any = None, end_date: Any = None) -> Iterator[dict[str, Any]]:
         """Stream the variants customers are waiting for, with ``total`` and ``pending`` signup counts.
@@ -261,20 +262,20 @@ class StoqHook(BaseHook):
         return self._demand_pages(start, end)
 
     def _demand_pages(self, start: str | None, end: str | None) -> Iterator[dict[str, Any]]:
-        from stoq_provider.utils.paging import Listing, variant_key
-        from stoq_provider.utils.protocol import parse_demand_page
+        from stoq_provider.api.contract import parse_demand_page
+        from stoq_provider.api.paging import Listing, variant_key
 
         listing = Listing("products_in_demand", "variants", key=variant_key, asked=MAX_PER_PAGE, log=self.log)
         while listing.next_page():
-            body = self._send(endpoints.products_in_demand(start_date=start, end_date=end, page=listing.page))
+            body = self._send(contract.products_in_demand(start_date=start, end_date=end, page=listing.page))
             yield from listing.take(*parse_demand_page(body))
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the key with one cheap request (a one-intent page); used by the UI's Test button."""
-        from stoq_provider.utils.protocol import parse_intents_page
+        from stoq_provider.api.contract import parse_intents_page
 
         try:
-            body = self._send(endpoints.list_intents({}, page=1, per_page=1))
+            body = self._send(contract.list_intents({}, page=1, per_page=1))
             _, meta, _ = parse_intents_page(body)
         except StoqError as exc:
             return False, str(exc)
@@ -294,7 +295,7 @@ class StoqHook(BaseHook):
         :param intent_id: the intent's STOQ ID.
         :param allow_resend: alert again even if the customer was already alerted for this intent.
         """
-        from stoq_provider.utils.delivery import NotifyRunner
+        from stoq_provider.api.delivery import NotifyRunner
 
         iid = validation.intent_id(intent_id)
         result = NotifyRunner(self, allow_resend=bool(allow_resend), single=True).run([iid])
@@ -335,7 +336,7 @@ class StoqHook(BaseHook):
             listed, in its order (skipped ones included), e.g. ``{40000000001: [intent["id"] for intent in
             listed]}``. Optional; it only makes read-backs cheaper.
         """
-        from stoq_provider.utils.delivery import NotifyRunner
+        from stoq_provider.api.delivery import NotifyRunner
 
         ids = validation.intent_ids(intent_ids)
         size = (
@@ -361,14 +362,14 @@ class StoqHook(BaseHook):
         :param intent_ids: STOQ intent IDs.
         """
         try:
-            body = self._send(endpoints.bulk_destroy(validation.intent_ids(intent_ids)))
+            body = self._send(contract.bulk_destroy(validation.intent_ids(intent_ids)))
         except StoqRequestError as exc:
             if exc.status_code != 422:
                 raise
             raise already_sent_error(exc) from None
         count = body.get("deleted_count") if isinstance(body, Mapping) else None
         if not isinstance(count, int) or isinstance(count, bool):
-            from stoq_provider.utils.protocol import shape_error
+            from stoq_provider.api.contract import shape_error
 
             raise shape_error(
                 "delete_intents",
@@ -395,7 +396,7 @@ class StoqHook(BaseHook):
         :param to_product_id: Shopify product of the target variant.
         :param intent_type: ``unsent`` (default), ``sent`` or ``all``.
         """
-        request = endpoints.transfer_signups(
+        request = contract.transfer_signups(
             from_variant_id=validation.shopify_id(from_variant_id, "from_variant_id"),
             from_product_id=validation.shopify_id(from_product_id, "from_product_id"),
             to_variant_id=validation.shopify_id(to_variant_id, "to_variant_id"),
@@ -438,7 +439,7 @@ class StoqHook(BaseHook):
         :param customer: other customer fields (``name``, ``locale``, ``accepts_marketing``...).
         :param product: optional product fields (``title``, ``sku``...).
         """
-        from stoq_provider.utils.protocol import redact
+        from stoq_provider.api.contract import redact
 
         body = self._create_body(
             shopify_variant_id,
@@ -458,7 +459,7 @@ class StoqHook(BaseHook):
                 f"create_intent needs the 'shop_domain' extra (e.g. 'my-store.myshopify.com') on connection "
                 f"{self.stoq_conn_id!r}."
             )
-        request = endpoints.create_intent(self.settings.public_intents_url, shop_domain, body)
+        request = contract.create_intent(self.settings.public_intents_url, shop_domain, body)
         try:
             answer = self._send(request)
         except StoqNotFoundError:
@@ -475,7 +476,7 @@ class StoqHook(BaseHook):
                 status_code=200,
             )
         if not isinstance(answer, Mapping):
-            from stoq_provider.utils.protocol import shape_error
+            from stoq_provider.api.contract import shape_error
 
             raise shape_error(
                 "create_intent",

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from stoq_provider.utils import endpoints
-from stoq_provider.utils.settings import MAX_PER_PAGE, StoqSettings
+from stoq_provider.api import contract
+from stoq_provider.api.contract import MAX_PER_PAGE
+from stoq_provider.api.settings import StoqSettings
 
 if TYPE_CHECKING:
-    from stoq_provider.transport.aio import AsyncTransport
+    from stoq_provider.api.transport.aio import AsyncTransport
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,8 @@ class StoqAsyncHook(BaseHook):
     async def transport(self) -> AsyncTransport:
         """The async transport (one ``httpx.AsyncClient``), built on first use."""
         if self._transport is None:
-            from stoq_provider.transport.aio import AsyncTransport
-            from stoq_provider.utils.redaction import install_query_filter
+            from stoq_provider.api.redaction import install_query_filter
+            from stoq_provider.api.transport.aio import AsyncTransport
 
             install_query_filter("httpx")
             self._transport = AsyncTransport(await self.get_settings(), self.log)
@@ -142,9 +143,9 @@ class StoqAsyncHook(BaseHook):
         :param end_date: created on or before this day.
         :param notified: ``False`` for intents not yet sent, ``True`` for sent ones, ``None`` for all.
         """
+        from stoq_provider.api.contract import parse_intents_page
+        from stoq_provider.api.paging import Listing, intent_key
         from stoq_provider.hooks.stoq import StoqHook
-        from stoq_provider.utils.paging import Listing, intent_key
-        from stoq_provider.utils.protocol import parse_intents_page
 
         contacts: list[str] = []
         checked: Mapping[str, Any] = StoqHook.intent_filters(
@@ -162,7 +163,7 @@ class StoqAsyncHook(BaseHook):
         transport = await self.transport()
         listing = Listing("list_intents", "intents", key=intent_key, asked=MAX_PER_PAGE, log=self.log)
         while listing.next_page():
-            body = await transport.send(endpoints.list_intents(checked, page=listing.page))
+            body = await transport.send(contract.list_intents(checked, page=listing.page))
             for intent in listing.take(*parse_intents_page(body)):
                 yield intent
 

@@ -109,7 +109,7 @@ class StoqNotifier(BaseNotifier):
 
     def notify(self, context: Context) -> None:
         """Send the alerts; raises the STOQ error (the callback form, ``notifier(context)``, logs it instead)."""
-        from stoq_provider.utils.restock import RestockAlerts, RestockRequest, StoqNotifyPartialFailure
+        from stoq_provider.restock.alerts import RestockAlerts, RestockRequest, StoqNotifyPartialFailure
 
         request = RestockRequest.build(
             type(self).__name__,

@@ -103,7 +103,7 @@ class StoqNotifyOperator(BaseOperator):
         return StoqHook(stoq_conn_id=self.stoq_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from stoq_provider.utils.restock import RestockAlerts, RestockRequest, StoqNotifyPartialFailure
+        from stoq_provider.restock.alerts import RestockAlerts, RestockRequest, StoqNotifyPartialFailure
 
         request = RestockRequest.build(
             f"{type(self).__name__} {self.task_id!r}",

@@ -102,7 +102,7 @@ class StoqPendingIntentsSensor(BaseSensorOperator):
 
     def _selection(self) -> tuple[list[int] | None, list[int] | None]:
         """The parsed ``(variant_ids, product_ids)``; raises :class:`StoqConfigError` before any request."""
-        from stoq_provider.utils import selectors
+        from stoq_provider.restock import selectors
 
         owner = f"{type(self).__name__} {self.task_id!r}"
         chosen = selectors.exactly_one(
@@ -112,8 +112,8 @@ class StoqPendingIntentsSensor(BaseSensorOperator):
         return (ids, None) if chosen == "shopify_variant_ids" else (None, ids)
 
     def _checked(self) -> tuple[list[int] | None, list[int] | None, int, tuple[str, ...]]:
-        from stoq_provider.utils import validation
-        from stoq_provider.utils.demand import intent_types_arg
+        from stoq_provider.api import validation
+        from stoq_provider.restock.demand import intent_types_arg
 
         variants, products = self._selection()
         min_pending = validation.positive_int(self.min_pending, "min_pending")
@@ -125,7 +125,7 @@ class StoqPendingIntentsSensor(BaseSensorOperator):
         """Count the waiting customers once; done when there are at least ``min_pending``."""
         from itertools import chain
 
-        from stoq_provider.utils.demand import count_pending, pending_queries, summary
+        from stoq_provider.restock.demand import count_pending, pending_queries, summary
 
         variants, products, min_pending, types = self._checked()
         intents = chain.from_iterable(self.hook.list_intents(**q) for q in pending_queries(variants, products))

@@ -19,7 +19,7 @@ class StoqPendingIntentsTrigger(BaseTrigger):
     Polls with :class:`~stoq_provider.hooks.stoq_async.StoqAsyncHook` (httpx): the same pacing, ``429`` waits
     and read retries as the sync hook; it never blocks the triggerer's event loop. Each poll lists the unsent
     intents of every variant (or every product) and counts them with
-    :func:`stoq_provider.utils.demand.count_pending`. It fires exactly one event:
+    :func:`stoq_provider.restock.demand.count_pending`. It fires exactly one event:
 
     * ``{"status": "success", "pending": {"<variant id>": n, ...}, "total": n}`` once ``total >= min_pending``;
     * ``{"status": "error", "message": "..."}`` on an error that waiting will not fix (bad key, bad connection,
@@ -89,7 +89,7 @@ class StoqPendingIntentsTrigger(BaseTrigger):
         """Poll every ``poke_interval`` seconds; yield one success or error event, then stop."""
         from stoq_provider.exceptions import StoqError
         from stoq_provider.hooks.stoq_async import StoqAsyncHook
-        from stoq_provider.utils.demand import summary
+        from stoq_provider.restock.demand import summary
 
         hook = StoqAsyncHook(stoq_conn_id=self.stoq_conn_id)
         try:
@@ -123,7 +123,7 @@ class StoqPendingIntentsTrigger(BaseTrigger):
             await hook.aclose()
 
     async def _count(self, hook: StoqAsyncHook) -> dict[str, int]:
-        from stoq_provider.utils.demand import count_pending, pending_queries
+        from stoq_provider.restock.demand import count_pending, pending_queries
 
         counts = count_pending((), self.intent_types, variant_ids=self.shopify_variant_ids or ())
         for query in pending_queries(self.shopify_variant_ids, self.shopify_product_ids):
@@ -138,7 +138,7 @@ class StoqPendingIntentsTrigger(BaseTrigger):
     @staticmethod
     def _safe(message: str, hook: StoqAsyncHook) -> str:
         """Belt and braces: the provider's messages carry no secrets, but never let one out of the trigger."""
-        from stoq_provider.utils.redaction import scrub
+        from stoq_provider.api.redaction import scrub
 
         transport = getattr(hook, "_transport", None)
         key = transport.settings.api_key if transport is not None else None

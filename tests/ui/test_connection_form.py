@@ -35,7 +35,7 @@ REPLACED_LABELS = ("Login", "Schema", "Port", "Host", "Password")
 READ_BACK = """
 import json, os, sys
 from airflow.models.connection import Connection
-from stoq_provider.utils.settings import StoqSettings
+from stoq_provider.api.settings import StoqSettings
 conn = Connection.get_connection_from_secrets(sys.argv[1])
 settings = StoqSettings.from_connection(conn)
 print(json.dumps({
@@ -165,7 +165,7 @@ def test_add_a_stoq_connection_in_the_ui(airflow_ui, browser, screenshot_dir: Pa
     # What the form saved is what the provider accepts (this also puts the key under the secret guard's watch).
     from airflow.sdk import Connection
 
-    from stoq_provider.utils.settings import StoqSettings
+    from stoq_provider.api.settings import StoqSettings
 
     settings = StoqSettings.from_connection(
         Connection(

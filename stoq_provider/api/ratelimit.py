@@ -20,15 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-READ_COST = 1
-WRITE_COST = 2
 #: At most this many of this process's recent requests are remembered per store.
 OWN_CHARGES_KEPT = 4096
-
-
-def request_cost(method: str) -> int:
-    """Points a request costs: 1 for ``GET``/``HEAD``, 2 for every write."""
-    return READ_COST if method.upper() in {"GET", "HEAD", "OPTIONS"} else WRITE_COST
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

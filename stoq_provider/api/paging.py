@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from stoq_provider.exceptions import StoqProtocolError
 
 if TYPE_CHECKING:
-    from stoq_provider.utils.logs import Logger
+    from stoq_provider.api.logs import Logger
 
 #: Extra passes over a listing that came out shorter than the server's own count, before failing.
 RELISTS = 1

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from stoq_provider.api.contract import MAX_BATCH_SIZE
 from stoq_provider.exceptions import StoqConfigError
 
 if TYPE_CHECKING:
@@ -19,9 +20,6 @@ if TYPE_CHECKING:
 DEFAULT_BASE_URL = "https://app.stoqapp.com/api/v1/external"
 DEFAULT_PATH = "/api/v1/external"
 SHOP_DOMAIN_SUFFIX = ".myshopify.com"
-MAX_PER_PAGE = 500
-#: Largest ``batch_size`` accepted for bulk notify; STOQ documents no cap, so stay well below anything risky.
-MAX_BATCH_SIZE = 1000
 
 #: Extras a connection may carry, with their defaults. Documented in the README ("Connection extras").
 EXTRA_DEFAULTS: dict[str, Any] = {

@@ -18,13 +18,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from stoq_provider.api import validation
 from stoq_provider.exceptions import StoqBulkNotifyInterrupted, StoqConfigError, StoqError
-from stoq_provider.utils import selectors, validation
+from stoq_provider.restock import selectors
 
 if TYPE_CHECKING:
+    from stoq_provider.api.logs import Logger
+    from stoq_provider.api.results import BulkNotifyResult
     from stoq_provider.hooks.stoq import StoqHook
-    from stoq_provider.utils.logs import Logger
-    from stoq_provider.utils.results import BulkNotifyResult
 
 #: Failed ``(intent_id, error)`` pairs kept in a summary; the rest are only counted.
 MAX_REPORTED_FAILURES = 50
@@ -77,7 +78,7 @@ class RestockRequest:
         dry_run: bool = False,
     ) -> RestockRequest:
         """Check every option (raising :class:`StoqConfigError` naming the parameter) and normalise them."""
-        from stoq_provider.hooks.stoq import MAX_BATCH_SIZE
+        from stoq_provider.api.contract import MAX_BATCH_SIZE
 
         selector = selectors.exactly_one(
             owner,
@@ -219,7 +220,7 @@ class RestockAlerts:
         )
 
     def _eligible(self, intent: Mapping[str, Any]) -> bool:
-        from stoq_provider.utils.demand import is_pending
+        from stoq_provider.restock.demand import is_pending
 
         if self.request.allow_resend:  # already-alerted customers count too; opted-out ones never do
             intent = {**intent, "notified_at": None}

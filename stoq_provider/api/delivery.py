@@ -3,7 +3,7 @@
 STOQ refuses to re-send an intent unless ``allow_resend`` is true, but a notify request that timed out, lost
 its connection or met a 5xx may or may not have been applied. :class:`NotifyRunner` therefore never repeats a
 notify blindly: after an ambiguous failure it reads the batch back (by the cheapest safe route, see
-:mod:`stoq_provider.utils.readback`), counts those now notified as sent, and sends only the rest, always with
+:mod:`stoq_provider.api.readback`), counts those now notified as sent, and sends only the rest, always with
 ``allow_resend=False``. The number of such rounds is bounded by the connection's retry settings; when they run
 out, or when the read-back itself cannot be done, the run stops with
 :class:`~stoq_provider.exceptions.StoqBulkNotifyInterrupted` rather than guess.
@@ -29,18 +29,18 @@ from typing import TYPE_CHECKING, Any
 
 from tenacity import Retrying
 
+from stoq_provider.api import contract
+from stoq_provider.api.contract import check_notify_answer, means_already_notified, parse_bulk_notify, redact
+from stoq_provider.api.readback import MISSING, NOTIFIED, IntentReader, IntentState
+from stoq_provider.api.results import BulkNotifyResult
+from stoq_provider.api.retry import resend_retry_kwargs
 from stoq_provider.exceptions import (
     StoqBulkNotifyInterrupted,
     StoqError,
     StoqRequestError,
     StoqServerError,
 )
-from stoq_provider.utils import endpoints
-from stoq_provider.utils.demand import OPTED_OUT
-from stoq_provider.utils.protocol import check_notify_answer, means_already_notified, parse_bulk_notify, redact
-from stoq_provider.utils.readback import MISSING, NOTIFIED, IntentReader, IntentState
-from stoq_provider.utils.results import BulkNotifyResult
-from stoq_provider.utils.retry import resend_retry_kwargs
+from stoq_provider.restock.demand import OPTED_OUT
 
 if TYPE_CHECKING:
     from stoq_provider.hooks.stoq import StoqHook
@@ -268,10 +268,10 @@ class NotifyRunner:
 
     def _call(self, ids: list[str], resend: bool) -> tuple[list[str], list[tuple[str, str]]]:
         if not self.single:
-            return parse_bulk_notify(self.hook._send(endpoints.bulk_notify(ids, allow_resend=resend)))
+            return parse_bulk_notify(self.hook._send(contract.bulk_notify(ids, allow_resend=resend)))
         (iid,) = ids
         try:
-            check_notify_answer(self.hook._send(endpoints.notify_intent(iid, allow_resend=resend)), iid)
+            check_notify_answer(self.hook._send(contract.notify_intent(iid, allow_resend=resend)), iid)
         except StoqRequestError as exc:
             if exc.status_code != 422:
                 raise

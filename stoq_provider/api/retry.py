@@ -28,8 +28,8 @@ from tenacity import (
 from stoq_provider.exceptions import StoqServerError
 
 if TYPE_CHECKING:
-    from stoq_provider.utils.logs import Logger
-    from stoq_provider.utils.settings import StoqSettings
+    from stoq_provider.api.logs import Logger
+    from stoq_provider.api.settings import StoqSettings
 
 
 class RateLimited(Exception):

@@ -11,8 +11,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from stoq_provider.api import validation
 from stoq_provider.exceptions import StoqConfigError
-from stoq_provider.utils import validation
 
 
 def _as_items(value: Any, name: str) -> list[Any]:

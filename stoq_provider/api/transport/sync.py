@@ -8,13 +8,13 @@ from typing import Any
 import requests
 from tenacity import Retrying
 
+from stoq_provider.api.contract import ApiRequest, ApiResponse
+from stoq_provider.api.logs import Logger
+from stoq_provider.api.ratelimit import RateBudget
+from stoq_provider.api.retry import RateLimited, rate_limit_retry_kwargs, transient_retry_kwargs
+from stoq_provider.api.settings import StoqSettings
+from stoq_provider.api.transport.policy import TransportPolicy
 from stoq_provider.exceptions import StoqError
-from stoq_provider.transport.policy import TransportPolicy
-from stoq_provider.utils.logs import Logger
-from stoq_provider.utils.protocol import ApiRequest, ApiResponse
-from stoq_provider.utils.ratelimit import RateBudget
-from stoq_provider.utils.retry import RateLimited, rate_limit_retry_kwargs, transient_retry_kwargs
-from stoq_provider.utils.settings import StoqSettings
 
 
 class SyncTransport:

@@ -11,12 +11,12 @@ import time
 from typing import Any
 
 from stoq_provider import __version__
+from stoq_provider.api.contract import ApiRequest, ApiResponse, check_response, decode_json
+from stoq_provider.api.logs import Logger
+from stoq_provider.api.ratelimit import RateBudget, retry_after_seconds, shared_budget
+from stoq_provider.api.retry import RateLimited
+from stoq_provider.api.settings import StoqSettings
 from stoq_provider.exceptions import StoqConfigError, StoqRateLimitError, StoqTransportError
-from stoq_provider.utils.logs import Logger
-from stoq_provider.utils.protocol import ApiRequest, ApiResponse, check_response, decode_json
-from stoq_provider.utils.ratelimit import RateBudget, retry_after_seconds, shared_budget
-from stoq_provider.utils.retry import RateLimited
-from stoq_provider.utils.settings import StoqSettings
 
 USER_AGENT = f"airflow-provider-stoq/{__version__}"
 

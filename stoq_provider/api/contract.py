@@ -1,4 +1,4 @@
-"""The STOQ v1 contract in one place: how each request is built and how each answer is read.
+"""The STOQ v1 contract in one place: paths, costs, limits, how each request is built and how each answer is read.
 
 Transports (``requests`` for hooks, ``httpx`` for triggers) only move bytes: they hand an :class:`ApiRequest`
 to the network and give back an :class:`ApiResponse`; :func:`check_response` turns that into parsed JSON or
@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
+from stoq_provider.api.redaction import scrub
 from stoq_provider.exceptions import (
     StoqAuthError,
     StoqNotFoundError,
@@ -21,10 +23,20 @@ from stoq_provider.exceptions import (
     StoqRequestError,
     StoqServerError,
 )
-from stoq_provider.utils.ratelimit import request_cost
-from stoq_provider.utils.redaction import scrub
 
 _MAX_SERVER_TEXT = 300
+#: Largest ``per_page`` STOQ documents for its paged endpoints (what the provider asks for).
+MAX_PER_PAGE = 500
+#: Largest ``batch_size`` accepted for bulk notify (STOQ documents no cap; a smaller one is learned from refusals).
+MAX_BATCH_SIZE = 1000
+#: Rate-budget points: ``GET`` costs 1, every write 2 (a bulk call too, whatever its size).
+READ_COST = 1
+WRITE_COST = 2
+
+
+def request_cost(method: str) -> int:
+    """Points a request costs: 1 for ``GET``/``HEAD``, 2 for every write."""
+    return READ_COST if method.upper() in {"GET", "HEAD", "OPTIONS"} else WRITE_COST
 
 
 @dataclass(frozen=True)
@@ -229,7 +241,7 @@ def shape_error(endpoint: str, expected: str, *, outcome: str = "") -> StoqProto
 def parse_intents_page(body: Any) -> tuple[list[dict[str, Any]], dict[str, Any], bool | None]:
     """Split a ``GET /intents`` answer into its intents, its ``meta`` (possibly empty) and ``has_next_page``.
 
-    Page sizes are checked by :class:`~stoq_provider.utils.paging.Listing`, against what the server says it
+    Page sizes are checked by :class:`~stoq_provider.api.paging.Listing`, against what the server says it
     served rather than what was asked.
     """
     if not isinstance(body, Mapping) or not isinstance(body.get("intents"), list):
@@ -308,3 +320,88 @@ _ALREADY_NOTIFIED = re.compile(r"already\s+(?:been\s+)?(?:notified|sent)", re.IG
 def means_already_notified(error: str) -> bool:
     """True when STOQ's per-intent error text says the intent was already notified."""
     return bool(_ALREADY_NOTIFIED.search(error))
+
+
+# ---------------------------------------------------------------- request builders (from validated values)
+
+
+def list_intents(filters: Mapping[str, Any], *, page: int, per_page: int = MAX_PER_PAGE) -> ApiRequest:
+    """``GET /intents`` with the given filters (``None`` values dropped) and page."""
+    params = {key: value for key, value in filters.items() if value is not None}
+    if isinstance(params.get("notified"), bool):
+        params["notified"] = "true" if params["notified"] else "false"
+    params.update(page=page, per_page=per_page)
+    return ApiRequest("GET", "intents", "list_intents", params=params)
+
+
+def get_intent(intent_id: str) -> ApiRequest:
+    """``GET /intents/{id}``."""
+    return ApiRequest("GET", f"intents/{quote(intent_id, safe='')}", "get_intent")
+
+
+def notify_intent(intent_id: str, *, allow_resend: bool) -> ApiRequest:
+    """``POST /intents/notify_intent``."""
+    return ApiRequest(
+        "POST",
+        "intents/notify_intent",
+        "notify_intent",
+        json_body={"id": intent_id, "allow_resend": allow_resend},
+    )
+
+
+def bulk_notify(intent_ids: Sequence[str], *, allow_resend: bool) -> ApiRequest:
+    """``POST /intents/bulk_notify_intent``."""
+    return ApiRequest(
+        "POST",
+        "intents/bulk_notify_intent",
+        "bulk_notify_intents",
+        json_body={"intent_ids": list(intent_ids), "allow_resend": allow_resend},
+    )
+
+
+def bulk_destroy(intent_ids: Sequence[str]) -> ApiRequest:
+    """``DELETE /intents/bulk_destroy``."""
+    return ApiRequest("DELETE", "intents/bulk_destroy", "delete_intents", json_body={"intent_ids": list(intent_ids)})
+
+
+def transfer_signups(
+    *, from_variant_id: int, from_product_id: int, to_variant_id: int, to_product_id: int, intent_type: str
+) -> ApiRequest:
+    """``POST /intents/transfer_signups`` (answers 200 with no content)."""
+    return ApiRequest(
+        "POST",
+        "intents/transfer_signups",
+        "transfer_signups",
+        json_body={
+            "from_shopify_variant_id": from_variant_id,
+            "from_shopify_product_id": from_product_id,
+            "to_shopify_variant_id": to_variant_id,
+            "to_shopify_product_id": to_product_id,
+            "intent_type": intent_type,
+        },
+        allow_empty=True,
+    )
+
+
+def products_in_demand(
+    *, start_date: str | None, end_date: str | None, page: int, per_page: int = MAX_PER_PAGE
+) -> ApiRequest:
+    """``GET /intents/products_in_demand``."""
+    params: dict[str, Any] = {"page": page, "per_page": per_page}
+    if start_date:
+        params["start_date"] = start_date
+    if end_date:
+        params["end_date"] = end_date
+    return ApiRequest("GET", "intents/products_in_demand", "products_in_demand", params=params)
+
+
+def create_intent(url: str, shop_domain: str, body: Mapping[str, Any]) -> ApiRequest:
+    """The public storefront ``POST .../api/v1/intents.json``: shop-domain header, no API key."""
+    return ApiRequest(
+        "POST",
+        url,
+        "create_intent",
+        json_body=dict(body),
+        authenticated=False,
+        headers={"X-Shopify-Shop-Domain": shop_domain, "Content-Type": "application/json"},
+    )

@@ -21,11 +21,10 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from stoq_provider.api import contract
+from stoq_provider.api.contract import MAX_PER_PAGE, parse_intents_page
+from stoq_provider.api.paging import Listing, intent_key
 from stoq_provider.exceptions import StoqNotFoundError
-from stoq_provider.utils import endpoints
-from stoq_provider.utils.paging import Listing, intent_key
-from stoq_provider.utils.protocol import parse_intents_page
-from stoq_provider.utils.settings import MAX_PER_PAGE
 
 if TYPE_CHECKING:
     from stoq_provider.hooks.stoq import StoqHook
@@ -108,7 +107,7 @@ class IntentReader:
             restart = False
             while listing.next_page():
                 body = self.hook._send(
-                    endpoints.list_intents({"shopify_variant_id": variant, "notified": False}, page=listing.page)
+                    contract.list_intents({"shopify_variant_id": variant, "notified": False}, page=listing.page)
                 )
                 self.requests += 1
                 items = listing.take(*parse_intents_page(body))
