@@ -1,15 +1,19 @@
-"""Errors raised by the STOQ provider.
+"""Every public error of the STOQ provider.
 
 Every error is an :class:`~airflow.exceptions.AirflowException`, so a task that meets one fails (and Airflow's
 ``retries`` apply). Messages say what happened and what to do; they never contain the API key or a customer's
-e-mail address or phone number.
+e-mail address or phone number. (Without Airflow installed, :mod:`stoq_provider.api` still imports: the errors
+are then plain exceptions.)
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from airflow.exceptions import AirflowException
+try:
+    from airflow.exceptions import AirflowException
+except ImportError:  # pragma: no cover - the STOQ client (stoq_provider.api) used without Airflow
+    AirflowException = Exception  # type: ignore[misc,assignment]
 
 if TYPE_CHECKING:
     from stoq_provider.api.results import BulkNotifyResult
@@ -95,3 +99,19 @@ class StoqBulkNotifyInterrupted(StoqError):
     def __init__(self, message: str, *, result: BulkNotifyResult, status_code: int | None = None) -> None:
         super().__init__(message, status_code=status_code)
         self.result = result
+
+
+class StoqNotifyPartialFailure(StoqError):
+    """Some intents could not be notified; everything that could be sent was sent.
+
+    :param message: what happened and what to do.
+    :param summary: the run's JSON summary.
+    """
+
+    def __init__(self, message: str, *, summary: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+class StoqPendingIntentsWaitError(StoqError):
+    """The deferred wait for waiting customers ended with an error reported by the trigger."""

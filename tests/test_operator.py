@@ -10,7 +10,8 @@ from helpers import calls
 from stoq_provider.exceptions import StoqConfigError
 from stoq_provider.notifications.stoq import StoqNotifier, send_stoq_restock_alerts
 from stoq_provider.operators.notify import StoqNotifyOperator
-from stoq_provider.restock.alerts import StoqNotifyPartialFailure, fit_inventory
+from stoq_provider.exceptions import StoqNotifyPartialFailure
+from stoq_provider.restock.alerts import fit_inventory
 
 
 class _TI:

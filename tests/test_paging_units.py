@@ -158,7 +158,7 @@ class _RefusingHook:
         self.sizes: list[int] = []
         self.served_per_page = None
 
-    def _send(self, request):
+    def send(self, request):
         from stoq_provider.exceptions import StoqRequestError
 
         self.sizes.append(len(request.json_body["intent_ids"]))

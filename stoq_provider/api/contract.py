@@ -29,6 +29,8 @@ _MAX_SERVER_TEXT = 300
 MAX_PER_PAGE = 500
 #: Largest ``batch_size`` accepted for bulk notify (STOQ documents no cap; a smaller one is learned from refusals).
 MAX_BATCH_SIZE = 1000
+#: Intent fields that, when set, mean the customer must not be alerted.
+OPTED_OUT = ("unsubscribed_at", "customer_unsubscribed_at", "blocked_at")
 #: Rate-budget points: ``GET`` costs 1, every write 2 (a bulk call too, whatever its size).
 READ_COST = 1
 WRITE_COST = 2

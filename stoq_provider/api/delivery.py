@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from tenacity import Retrying
 
 from stoq_provider.api import contract
-from stoq_provider.api.contract import check_notify_answer, means_already_notified, parse_bulk_notify, redact
+from stoq_provider.api.contract import OPTED_OUT, check_notify_answer, means_already_notified, parse_bulk_notify, redact
 from stoq_provider.api.readback import MISSING, NOTIFIED, IntentReader, IntentState
 from stoq_provider.api.results import BulkNotifyResult
 from stoq_provider.api.retry import resend_retry_kwargs
@@ -40,10 +40,9 @@ from stoq_provider.exceptions import (
     StoqRequestError,
     StoqServerError,
 )
-from stoq_provider.restock.demand import OPTED_OUT
 
 if TYPE_CHECKING:
-    from stoq_provider.hooks.stoq import StoqHook
+    from stoq_provider.api.client import StoqClient
 
 #: Seconds of clock difference tolerated when deciding whether a ``notified_at`` is from our own request.
 CLOCK_TOLERANCE = 2.0
@@ -144,7 +143,7 @@ class BatchCap:
 class NotifyRunner:
     """Send restock alerts for a list of intent IDs, batch by batch, exactly once each.
 
-    :param hook: the :class:`~stoq_provider.hooks.stoq.StoqHook` to send through.
+    :param hook: the client to send through (a :class:`~stoq_provider.hooks.stoq.StoqHook`).
     :param allow_resend: the caller's wish to alert again customers already alerted; retries never use it.
     :param batch_size: IDs per bulk request (fewer if STOQ refuses that many).
     :param single: use the single-intent endpoint (``notify_intent``) instead of the bulk one.
@@ -154,7 +153,7 @@ class NotifyRunner:
 
     def __init__(
         self,
-        hook: StoqHook,
+        hook: StoqClient,
         *,
         allow_resend: bool,
         batch_size: int = 1,
@@ -268,10 +267,10 @@ class NotifyRunner:
 
     def _call(self, ids: list[str], resend: bool) -> tuple[list[str], list[tuple[str, str]]]:
         if not self.single:
-            return parse_bulk_notify(self.hook._send(contract.bulk_notify(ids, allow_resend=resend)))
+            return parse_bulk_notify(self.hook.send(contract.bulk_notify(ids, allow_resend=resend)))
         (iid,) = ids
         try:
-            check_notify_answer(self.hook._send(contract.notify_intent(iid, allow_resend=resend)), iid)
+            check_notify_answer(self.hook.send(contract.notify_intent(iid, allow_resend=resend)), iid)
         except StoqRequestError as exc:
             if exc.status_code != 422:
                 raise

@@ -27,7 +27,7 @@ from stoq_provider.api.paging import Listing, intent_key
 from stoq_provider.exceptions import StoqNotFoundError
 
 if TYPE_CHECKING:
-    from stoq_provider.hooks.stoq import StoqHook
+    from stoq_provider.api.client import StoqClient
 
 PENDING = "pending"
 NOTIFIED = "notified"
@@ -56,7 +56,7 @@ class IntentReader:
         intents the run was chosen from, skipped ones included); ``None`` when unknown.
     """
 
-    def __init__(self, hook: StoqHook, listings: Mapping[Any, Sequence[str]] | None = None) -> None:
+    def __init__(self, hook: StoqClient, listings: Mapping[Any, Sequence[str]] | None = None) -> None:
         self.hook = hook
         self.order: dict[str, list[str]] = {str(v): [str(i) for i in ids] for v, ids in (listings or {}).items()}
         self.variant_of = {iid: variant for variant, ids in self.order.items() for iid in ids}
@@ -106,7 +106,7 @@ class IntentReader:
             listing = Listing("list_intents", "intents", key=intent_key, asked=MAX_PER_PAGE, verify=False, start=start)
             restart = False
             while listing.next_page():
-                body = self.hook._send(
+                body = self.hook.send(
                     contract.list_intents({"shopify_variant_id": variant, "notified": False}, page=listing.page)
                 )
                 self.requests += 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from stoq_provider.exceptions import StoqConfigError
@@ -89,3 +89,39 @@ def choice(value: Any, name: str, allowed: Iterable[str]) -> str:
     if value not in options:
         raise StoqConfigError(f"{name} must be one of {', '.join(options)}; got {value!r}.")
     return str(value)
+
+
+def intent_filters(
+    *,
+    shopify_variant_id: Any = None,
+    shopify_product_id: Any = None,
+    email: str | None = None,
+    phone: str | None = None,
+    start_date: Any = None,
+    end_date: Any = None,
+    notified: bool | None = None,
+    mask: Callable[[str], None],
+) -> dict[str, Any]:
+    """Validate the filters of ``GET /intents`` into query values (``None``: not filtered).
+
+    ``email`` and ``phone`` are customer data: they are handed to ``mask`` (the hooks register them with
+    Airflow's secrets masker) before any request carries them.
+    """
+    start, end = date_range(start_date, end_date)
+    if notified is not None and not isinstance(notified, bool):
+        raise StoqConfigError(f"notified must be True, False or None, got {notified!r}.")
+    for name, value in (("email", email), ("phone", phone)):
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise StoqConfigError(f"{name} must be a non-empty string when given.")
+        if value:
+            mask(value)
+    variant, product = shopify_variant_id, shopify_product_id
+    return {
+        "shopify_variant_id": None if variant is None else shopify_id(variant, "shopify_variant_id"),
+        "shopify_product_id": None if product is None else shopify_id(product, "shopify_product_id"),
+        "email": email.strip() if email else None,
+        "phone": phone.strip() if phone else None,
+        "start_date": start,
+        "end_date": end,
+        "notified": notified,
+    }

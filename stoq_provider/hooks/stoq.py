@@ -19,10 +19,12 @@ from stoq_provider.exceptions import (
     StoqNotFoundError,
     StoqRequestError,
 )
+from stoq_provider.hooks.connection import mask_secret, missing_connection
 
 if TYPE_CHECKING:
     import requests
 
+    from stoq_provider.api.contract import ApiRequest
     from stoq_provider.api.transport.sync import SyncTransport
 
 _CHANNELS = ("email", "sms", "push")
@@ -135,7 +137,7 @@ class StoqHook(BaseHook):
         except AirflowNotFoundException:
             raise missing_connection(self.stoq_conn_id) from None
         settings = StoqSettings.from_connection(conn)
-        _mask(settings.api_key)
+        mask_secret(settings.api_key)
         if settings.base_url.startswith("http://"):
             self.log.warning("STOQ connection %r uses plain http:// (%s).", self.stoq_conn_id, settings.base_url)
         return settings
@@ -153,7 +155,8 @@ class StoqHook(BaseHook):
         """The underlying ``requests.Session`` (prefer the typed methods of this hook)."""
         return self.transport.session
 
-    def _send(self, request: Any) -> Any:
+    def send(self, request: ApiRequest) -> Any:
+        """Send one request of :mod:`stoq_provider.api.contract` (paced, retried if a read) and return its JSON."""
         return self.transport.send(request)
 
     # ------------------------------------------------------------------ reads
@@ -208,29 +211,18 @@ class StoqHook(BaseHook):
         notified: bool | None = None,
         mask: Callable[[str], None] | None = None,
     ) -> dict[str, Any]:
-        """Validate :meth:`list_intents` filters into query values (shared with the async hook).
-
-        ``email`` and ``phone`` are registered with the secrets masker through ``mask`` (by default Airflow's
-        ``mask_secret``); the async hook passes its own non-blocking masker.
-        """
-        start, end = validation.date_range(start_date, end_date)
-        if notified is not None and not isinstance(notified, bool):
-            raise StoqConfigError(f"notified must be True, False or None, got {notified!r}.")
-        for name, value in (("email", email), ("phone", phone)):
-            if value is not None and (not isinstance(value, str) or not value.strip()):
-                raise StoqConfigError(f"{name} must be a non-empty string when given.")
-            if value:
-                (mask or _mask)(value)
-        variant, product = shopify_variant_id, shopify_product_id
-        return {
-            "shopify_variant_id": None if variant is None else validation.shopify_id(variant, "shopify_variant_id"),
-            "shopify_product_id": None if product is None else validation.shopify_id(product, "shopify_product_id"),
-            "email": email.strip() if email else None,
-            "phone": phone.strip() if phone else None,
-            "start_date": start,
-            "end_date": end,
-            "notified": notified,
-        }
+        """Validate :meth:`list_intents` filters into query values (see :func:`~stoq_provider.api.validation.
+        intent_filters`); ``email`` and ``phone`` are registered with Airflow's secrets masker (or ``mask``)."""
+        return validation.intent_filters(
+            shopify_variant_id=shopify_variant_id,
+            shopify_product_id=shopify_product_id,
+            email=email,
+            phone=phone,
+            start_date=start_date,
+            end_date=end_date,
+            notified=notified,
+            mask=mask or mask_secret,
+        )
 
     def _pages(self, filters: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         from stoq_provider.api.contract import parse_intents_page
@@ -238,7 +230,7 @@ class StoqHook(BaseHook):
 
         listing = Listing("list_intents", "intents", key=intent_key, asked=MAX_PER_PAGE, log=self.log)
         while listing.next_page():
-            body = self._send(contract.list_intents(filters, page=listing.page))
+            body = self.send(contract.list_intents(filters, page=listing.page))
             fresh = listing.take(*parse_intents_page(body))
             self.served_per_page = listing.served_per_page or self.served_per_page
             yield from fresh
@@ -250,7 +242,7 @@ class StoqHook(BaseHook):
         """
         from stoq_provider.api.contract import parse_intent
 
-        return parse_intent(self._send(contract.get_intent(validation.intent_id(intent_id))))
+        return parse_intent(self.send(contract.get_intent(validation.intent_id(intent_id))))
 
     def products_in_demand(self, *, start_date: Any = None, end_date: Any = None) -> Iterator[dict[str, Any]]:
         """Stream the variants customers are waiting for, with ``total`` and ``pending`` signup counts.
@@ -267,7 +259,7 @@ class StoqHook(BaseHook):
 
         listing = Listing("products_in_demand", "variants", key=variant_key, asked=MAX_PER_PAGE, log=self.log)
         while listing.next_page():
-            body = self._send(contract.products_in_demand(start_date=start, end_date=end, page=listing.page))
+            body = self.send(contract.products_in_demand(start_date=start, end_date=end, page=listing.page))
             yield from listing.take(*parse_demand_page(body))
 
     def test_connection(self) -> tuple[bool, str]:
@@ -275,7 +267,7 @@ class StoqHook(BaseHook):
         from stoq_provider.api.contract import parse_intents_page
 
         try:
-            body = self._send(contract.list_intents({}, page=1, per_page=1))
+            body = self.send(contract.list_intents({}, page=1, per_page=1))
             _, meta, _ = parse_intents_page(body)
         except StoqError as exc:
             return False, str(exc)
@@ -362,7 +354,7 @@ class StoqHook(BaseHook):
         :param intent_ids: STOQ intent IDs.
         """
         try:
-            body = self._send(contract.bulk_destroy(validation.intent_ids(intent_ids)))
+            body = self.send(contract.bulk_destroy(validation.intent_ids(intent_ids)))
         except StoqRequestError as exc:
             if exc.status_code != 422:
                 raise
@@ -403,7 +395,7 @@ class StoqHook(BaseHook):
             to_product_id=validation.shopify_id(to_product_id, "to_product_id"),
             intent_type=validation.choice(intent_type, "intent_type", _TRANSFER_TYPES),
         )
-        self._send(request)
+        self.send(request)
         self.log.info(
             "STOQ transferred %s signups to variant %s.", intent_type, request.json_body["to_shopify_variant_id"]
         )
@@ -461,7 +453,7 @@ class StoqHook(BaseHook):
             )
         request = contract.create_intent(self.settings.public_intents_url, shop_domain, body)
         try:
-            answer = self._send(request)
+            answer = self.send(request)
         except StoqNotFoundError:
             raise StoqNotFoundError(
                 "STOQ answered 404 to create_intent: it does not know the shop domain "
@@ -518,13 +510,13 @@ class StoqHook(BaseHook):
                     "e.g. 'name@example.com'."
                 )
             person["email"] = email.strip()
-            _mask(person["email"])
+            mask_secret(person["email"])
         if phone is not None:
             digits = "".join(ch for ch in str(phone) if ch not in " -().+")
             if not digits.isdigit():
                 raise StoqConfigError("phone must contain digits only (country code first, no '+').")
             person["phone"] = digits
-            _mask(digits)
+            mask_secret(digits)
         if channel == "email" and not person.get("email"):
             raise StoqConfigError("channel 'email' needs email=...: pass the customer's e-mail address.")
         if channel == "sms" and not person.get("phone"):
@@ -564,24 +556,6 @@ def already_sent_error(exc: StoqRequestError) -> StoqRequestError:
         reason=exc.reason,
         sent_intent_ids=sent,
     )
-
-
-def missing_connection(conn_id: str) -> StoqConfigError:
-    """The error for a connection that does not exist (shared with the async hook)."""
-    return StoqConfigError(
-        f"Airflow connection {conn_id!r} does not exist. Create it with conn type 'stoq' and "
-        'the store\'s API key as password, e.g. AIRFLOW_CONN_STOQ_DEFAULT=\'{"conn_type": "stoq", '
-        '"password": "stoq_api_key_..."}\'.'
-    )
-
-
-def _mask(value: str) -> None:
-    """Register a secret (API key, a customer's contact) with Airflow's secrets masker."""
-    try:
-        from airflow.sdk.log import mask_secret
-    except ImportError:  # pragma: no cover - older Task SDKs have the same function here (so: no-redef)
-        from airflow.sdk.execution_time.secrets_masker import mask_secret  # type: ignore[no-redef]
-    mask_secret(value)
 
 
 __all__ = ["MAX_BATCH_SIZE", "StoqBulkNotifyInterrupted", "StoqHook"]

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from stoq_provider.api import contract
+from stoq_provider.api import contract, validation
 from stoq_provider.api.contract import MAX_PER_PAGE
 from stoq_provider.api.settings import StoqSettings
+from stoq_provider.hooks.connection import amask_secret, missing_connection
 
 if TYPE_CHECKING:
     from stoq_provider.api.transport.aio import AsyncTransport
@@ -72,8 +73,6 @@ class StoqAsyncHook(BaseHook):
         """
         from airflow.exceptions import AirflowNotFoundException
 
-        from stoq_provider.hooks.stoq import missing_connection
-
         try:
             if hasattr(BaseHook, "aget_connection"):
                 conn = await BaseHook.aget_connection(self.stoq_conn_id)
@@ -99,7 +98,7 @@ class StoqAsyncHook(BaseHook):
                 extra_dejson=extra,
             )
         )
-        await _amask(settings.api_key)
+        await amask_secret(settings.api_key)
         if settings.base_url.startswith("http://"):
             self.log.warning("STOQ connection %r uses plain http:// (%s).", self.stoq_conn_id, settings.base_url)
         return settings
@@ -113,6 +112,13 @@ class StoqAsyncHook(BaseHook):
             install_query_filter("httpx")
             self._transport = AsyncTransport(await self.get_settings(), self.log)
         return self._transport
+
+    def redact(self, message: str) -> str:
+        """``message`` without the API key (once the connection was read) or e-mail addresses."""
+        from stoq_provider.api.redaction import scrub
+
+        key = self._transport.settings.api_key if self._transport is not None else None
+        return scrub(message.replace(key, "***") if key else message)
 
     async def aclose(self) -> None:
         """Close the HTTP client (safe to call more than once, or before any request)."""
@@ -145,10 +151,9 @@ class StoqAsyncHook(BaseHook):
         """
         from stoq_provider.api.contract import parse_intents_page
         from stoq_provider.api.paging import Listing, intent_key
-        from stoq_provider.hooks.stoq import StoqHook
 
         contacts: list[str] = []
-        checked: Mapping[str, Any] = StoqHook.intent_filters(
+        checked: Mapping[str, Any] = validation.intent_filters(
             shopify_variant_id=shopify_variant_id,
             shopify_product_id=shopify_product_id,
             email=email,
@@ -159,22 +164,10 @@ class StoqAsyncHook(BaseHook):
             mask=contacts.append,
         )
         for contact in contacts:
-            await _amask(contact)
+            await amask_secret(contact)
         transport = await self.transport()
         listing = Listing("list_intents", "intents", key=intent_key, asked=MAX_PER_PAGE, log=self.log)
         while listing.next_page():
             body = await transport.send(contract.list_intents(checked, page=listing.page))
             for intent in listing.take(*parse_intents_page(body)):
                 yield intent
-
-
-async def _amask(value: str) -> None:
-    """Register a secret with the masker without a blocking call to the supervisor."""
-    try:
-        from airflow.sdk.log import amask_secret
-    except ImportError:  # pragma: no cover - older Task SDKs
-        from stoq_provider.hooks.stoq import _mask
-
-        _mask(value)
-        return
-    await amask_secret(value)

@@ -109,7 +109,8 @@ class StoqNotifier(BaseNotifier):
 
     def notify(self, context: Context) -> None:
         """Send the alerts; raises the STOQ error (the callback form, ``notifier(context)``, logs it instead)."""
-        from stoq_provider.restock.alerts import RestockAlerts, RestockRequest, StoqNotifyPartialFailure
+        from stoq_provider.exceptions import StoqNotifyPartialFailure
+        from stoq_provider.restock.alerts import RestockAlerts, RestockRequest
 
         request = RestockRequest.build(
             type(self).__name__,

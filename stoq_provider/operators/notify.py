@@ -103,7 +103,8 @@ class StoqNotifyOperator(BaseOperator):
         return StoqHook(stoq_conn_id=self.stoq_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from stoq_provider.restock.alerts import RestockAlerts, RestockRequest, StoqNotifyPartialFailure
+        from stoq_provider.exceptions import StoqNotifyPartialFailure
+        from stoq_provider.restock.alerts import RestockAlerts, RestockRequest
 
         request = RestockRequest.build(
             f"{type(self).__name__} {self.task_id!r}",

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from stoq_provider.api import validation
-from stoq_provider.exceptions import StoqBulkNotifyInterrupted, StoqConfigError, StoqError
+from stoq_provider.exceptions import StoqBulkNotifyInterrupted, StoqConfigError, StoqNotifyPartialFailure
 from stoq_provider.restock import selectors
 
 if TYPE_CHECKING:
@@ -33,18 +33,6 @@ PARTIAL_FAILURE_POLICIES = ("fail", "warn")
 SELECTORS = ("intent_ids", "shopify_variant_ids", "shopify_product_ids", "inventory")
 #: Progress is logged every this many batches (and at the end).
 PROGRESS_EVERY = 5
-
-
-class StoqNotifyPartialFailure(StoqError):
-    """Some intents could not be notified; everything that could be sent was sent.
-
-    :param message: what happened and what to do.
-    :param summary: the run's JSON summary.
-    """
-
-    def __init__(self, message: str, *, summary: dict[str, Any]) -> None:
-        super().__init__(message)
-        self.summary = summary
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from stoq_provider.api.contract import OPTED_OUT
+
 #: Intent types STOQ documents.
 INTENT_TYPES = ("restock", "wishlist_reminder")
 #: Intent types that count by default.
 DEFAULT_INTENT_TYPES = ("restock",)
-#: Fields that, when set, mean the customer must not be alerted.
-OPTED_OUT = ("unsubscribed_at", "customer_unsubscribed_at", "blocked_at")
 
 
 def is_pending(intent: Mapping[str, Any], intent_types: Iterable[str] = DEFAULT_INTENT_TYPES) -> bool:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from stoq_provider._compat import conf
-from stoq_provider.exceptions import StoqError
+from stoq_provider.exceptions import StoqError, StoqPendingIntentsWaitError
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -18,10 +18,6 @@ if TYPE_CHECKING:
     from stoq_provider.hooks.stoq import StoqHook
 
 _SELECTORS = ("shopify_variant_ids", "shopify_product_ids")
-
-
-class StoqPendingIntentsWaitError(StoqError):
-    """The deferred wait for waiting customers ended with an error reported by the trigger."""
 
 
 class StoqPendingIntentsSensor(BaseSensorOperator):

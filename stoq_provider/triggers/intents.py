@@ -138,10 +138,4 @@ class StoqPendingIntentsTrigger(BaseTrigger):
     @staticmethod
     def _safe(message: str, hook: StoqAsyncHook) -> str:
         """Belt and braces: the provider's messages carry no secrets, but never let one out of the trigger."""
-        from stoq_provider.api.redaction import scrub
-
-        transport = getattr(hook, "_transport", None)
-        key = transport.settings.api_key if transport is not None else None
-        if key:
-            message = message.replace(key, "***")
-        return scrub(message)
+        return hook.redact(message)
