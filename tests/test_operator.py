@@ -211,6 +211,10 @@ def test_bad_input_fails_before_any_request(stoq_sandbox, set_stoq_connection, k
     with pytest.raises(StoqConfigError, match=match):
         _run(**kwargs)
     assert calls(stoq_sandbox) == 0
+    # The notifier shares the options and validates them exactly alike (it used to turn "ignore" into "fail").
+    with pytest.raises(StoqConfigError, match=match):
+        StoqNotifier(**kwargs).notify({})
+    assert calls(stoq_sandbox) == 0
 
 
 def test_operator_is_keyword_only_and_lazy():

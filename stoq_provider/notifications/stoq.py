@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier
 
+from stoq_provider.restock.options import TEMPLATE_FIELDS, RestockOptions
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from stoq_provider.hooks.stoq import StoqHook
 
 
-class StoqNotifier(BaseNotifier):
+class StoqNotifier(RestockOptions, BaseNotifier):
     """The restock alerts of :class:`~stoq_provider.operators.notify.StoqNotifyOperator`, as a callback.
 
     Same selectors and options, all templated: in a callback, hand over an upstream result with Jinja, e.g.
@@ -42,13 +44,7 @@ class StoqNotifier(BaseNotifier):
         def sync_inventory() -> list[int]: ...
     """
 
-    template_fields: Sequence[str] = (
-        "intent_ids",
-        "shopify_variant_ids",
-        "shopify_product_ids",
-        "inventory",
-        "dry_run",
-    )
+    template_fields: Sequence[str] = TEMPLATE_FIELDS
 
     def __init__(
         self,
@@ -66,15 +62,7 @@ class StoqNotifier(BaseNotifier):
     ) -> None:
         super().__init__()
         self.stoq_conn_id = stoq_conn_id
-        self.intent_ids = intent_ids
-        self.shopify_variant_ids = shopify_variant_ids
-        self.shopify_product_ids = shopify_product_ids
-        self.inventory = inventory
-        self.allow_resend = allow_resend
-        self.intent_types = intent_types
-        self.batch_size = batch_size
-        self.on_partial_failure = on_partial_failure
-        self.dry_run = dry_run
+        self.store_restock_options(locals())
         #: The summary of the last run (for tests and callers that keep the notifier object).
         self.summary: dict[str, Any] | None = None
 
@@ -110,20 +98,9 @@ class StoqNotifier(BaseNotifier):
     def notify(self, context: Context) -> None:
         """Send the alerts; raises the STOQ error (the callback form, ``notifier(context)``, logs it instead)."""
         from stoq_provider.exceptions import StoqNotifyPartialFailure
-        from stoq_provider.restock.alerts import RestockAlerts, RestockRequest
+        from stoq_provider.restock.alerts import RestockAlerts
 
-        request = RestockRequest.build(
-            type(self).__name__,
-            intent_ids=self.intent_ids,
-            shopify_variant_ids=self.shopify_variant_ids,
-            shopify_product_ids=self.shopify_product_ids,
-            inventory=self.inventory,
-            allow_resend=self.allow_resend,
-            intent_types=self.intent_types,
-            batch_size=self.batch_size,
-            on_partial_failure="warn" if self.on_partial_failure == "warn" else "fail",
-            dry_run=self.dry_run,
-        )
+        request = self.restock_request(type(self).__name__)
         try:
             self.summary = RestockAlerts(self.hook, request, self.log).run()
         except StoqNotifyPartialFailure as exc:

@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from stoq_provider.restock.options import TEMPLATE_FIELDS, RestockOptions
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from stoq_provider.hooks.stoq import StoqHook
 
 
-class StoqNotifyOperator(BaseOperator):
+class StoqNotifyOperator(RestockOptions, BaseOperator):
     """Alert the customers waiting on restocked variants, exactly once each.
 
     Give exactly one selector:
@@ -56,13 +58,7 @@ class StoqNotifyOperator(BaseOperator):
         StoqNotifyOperator(task_id="alert_waiting_customers", shopify_variant_ids=sync)
     """
 
-    template_fields: Sequence[str] = (
-        "intent_ids",
-        "shopify_variant_ids",
-        "shopify_product_ids",
-        "inventory",
-        "dry_run",
-    )
+    template_fields: Sequence[str] = TEMPLATE_FIELDS
     ui_color = "#e8f4ea"
     # The parameter shadows BaseOperator.dry_run(), a method that renders the template fields and that Airflow 3
     # itself never calls; the operator's public ``dry_run`` has been the flag since its first release.
@@ -85,15 +81,7 @@ class StoqNotifyOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.stoq_conn_id = stoq_conn_id
-        self.intent_ids = intent_ids
-        self.shopify_variant_ids = shopify_variant_ids
-        self.shopify_product_ids = shopify_product_ids
-        self.inventory = inventory
-        self.allow_resend = allow_resend
-        self.intent_types = intent_types
-        self.batch_size = batch_size
-        self.on_partial_failure = on_partial_failure
-        self.dry_run = dry_run
+        self.store_restock_options(locals())
 
     @cached_property
     def hook(self) -> StoqHook:
@@ -104,20 +92,9 @@ class StoqNotifyOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from stoq_provider.exceptions import StoqNotifyPartialFailure
-        from stoq_provider.restock.alerts import RestockAlerts, RestockRequest
+        from stoq_provider.restock.alerts import RestockAlerts
 
-        request = RestockRequest.build(
-            f"{type(self).__name__} {self.task_id!r}",
-            intent_ids=self.intent_ids,
-            shopify_variant_ids=self.shopify_variant_ids,
-            shopify_product_ids=self.shopify_product_ids,
-            inventory=self.inventory,
-            allow_resend=self.allow_resend,
-            intent_types=self.intent_types,
-            batch_size=self.batch_size,
-            on_partial_failure=self.on_partial_failure,
-            dry_run=self.dry_run,
-        )
+        request = self.restock_request(f"{type(self).__name__} {self.task_id!r}")
         try:
             summary = RestockAlerts(self.hook, request, self.log).run()
         except StoqNotifyPartialFailure as exc:
