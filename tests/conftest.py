@@ -14,9 +14,11 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 
 import pytest  # noqa: E402
-from helpers import FAST_EXTRAS  # noqa: E402
 
-pytest_plugins = ["stoq_provider.sandbox.pytest_plugin"]
+from tests.support.helpers import FAST_EXTRAS  # noqa: E402
+
+# The sandbox fixtures, and the in-process Airflow database of tests.support.airflow_db.
+pytest_plugins = ["stoq_provider.sandbox.pytest_plugin", "tests.support.airflow_db"]
 
 
 @pytest.fixture(autouse=True)
@@ -64,9 +66,8 @@ def _secret_guard(
     """
     import sys
 
-    from secret_guard import SecretGuard
-
     from stoq_provider.sandbox.constants import DEFAULT_API_KEY
+    from tests.support.secret_guard import SecretGuard
 
     caplog.set_level("DEBUG")
     guard = SecretGuard(monkeypatch)

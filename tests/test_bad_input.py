@@ -34,6 +34,7 @@ from stoq_provider.exceptions import (
     StoqConfigError,
     StoqError,
     StoqNotFoundError,
+    StoqNotifyPartialFailure,
     StoqProtocolError,
     StoqRequestError,
     StoqServerError,
@@ -45,7 +46,6 @@ from stoq_provider.notifications.stoq import StoqNotifier
 from stoq_provider.operators.notify import StoqNotifyOperator
 from stoq_provider.sandbox import SandboxServer
 from stoq_provider.sensors.intents import StoqPendingIntentsSensor
-from stoq_provider.exceptions import StoqNotifyPartialFailure
 
 pytestmark = [pytest.mark.bad_input, pytest.mark.sandbox]
 

@@ -13,7 +13,8 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import pytest
-from helpers import FAST_EXTRAS, calls
+
+from tests.support.helpers import FAST_EXTRAS, calls
 
 pytestmark = [pytest.mark.chaos, pytest.mark.sandbox]
 

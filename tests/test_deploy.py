@@ -25,7 +25,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from deployment import Deployment, DeploymentError, RestClient
+
+from tests.support.deployment import Deployment, DeploymentError, RestClient
 
 pytestmark = pytest.mark.deploy
 

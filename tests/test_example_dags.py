@@ -19,7 +19,7 @@ def _eligible(server, variants):
 
 
 def test_every_example_parses_without_import_errors(airflow_db):
-    from airflow_compat import dagbag_class
+    from tests.support.airflow_compat import dagbag_class
 
     bag = dagbag_class()(dag_folder=str(EXAMPLES))
     assert bag.import_errors == {}

@@ -6,10 +6,10 @@ import datetime as dt
 
 import pendulum
 import pytest
-from helpers import calls, points
 
 from stoq_provider.exceptions import StoqAuthError, StoqConfigError, StoqNotFoundError
 from stoq_provider.hooks.stoq import StoqHook
+from tests.support.helpers import calls, points
 
 
 def _requests(server) -> int:

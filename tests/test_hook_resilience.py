@@ -8,10 +8,10 @@ import time
 
 import pytest
 import requests
-from helpers import calls
 
 from stoq_provider.exceptions import StoqConfigError, StoqRequestError, StoqServerError, StoqTransportError
 from stoq_provider.hooks.stoq import StoqHook
+from tests.support.helpers import calls
 
 
 def _pending_ids(server):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import calls, points
 
 from stoq_provider.exceptions import (
     StoqConfigError,
     StoqNotFoundError,
     StoqRequestError,
 )
+from tests.support.helpers import calls, points
 
 
 def _pending(server, **filters):

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import calls
 
-from stoq_provider.exceptions import StoqConfigError
+from stoq_provider.exceptions import StoqConfigError, StoqNotifyPartialFailure
 from stoq_provider.notifications.stoq import StoqNotifier, send_stoq_restock_alerts
 from stoq_provider.operators.notify import StoqNotifyOperator
-from stoq_provider.exceptions import StoqNotifyPartialFailure
 from stoq_provider.restock.alerts import fit_inventory
+from tests.support.helpers import calls
 
 
 class _TI:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from airflow_db import airflow_db_inprocess, run_dag  # noqa: F401  (the fixture must be imported)
-from helpers import calls
+from tests.support.airflow_db import run_dag
+from tests.support.helpers import calls
 
 TEST_DAGS = Path(__file__).resolve().parent / "dags"
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.b7_pacing import TrustTheReset, ours, simulate
-from stoq_provider.sandbox.readings import RESET_READINGS
 from stoq_provider.api.ratelimit import RateBudget
+from stoq_provider.sandbox.readings import RESET_READINGS
 
 
 class Clock:

@@ -11,9 +11,9 @@ import math
 
 import pytest
 
-from stoq_provider.exceptions import StoqProtocolError
 from stoq_provider.api.delivery import BatchCap
 from stoq_provider.api.paging import Listing, intent_key
+from stoq_provider.exceptions import StoqProtocolError
 
 
 def server(n: int, *, cap: int = 500, meta: str = "full", phantom: int = 0, ignore_page: bool = False):
@@ -166,8 +166,8 @@ class _RefusingHook:
 
 
 def test_a_400_for_one_id_is_a_real_error_after_splitting_down():
-    from stoq_provider.exceptions import StoqRequestError
     from stoq_provider.api.delivery import NotifyRunner
+    from stoq_provider.exceptions import StoqRequestError
 
     hook = _RefusingHook()
     with pytest.raises(StoqRequestError, match="400"):

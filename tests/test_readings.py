@@ -11,18 +11,18 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from helpers import FAST_EXTRAS, calls
-from test_trigger import all_events
 
 from stoq_provider.exceptions import StoqProtocolError
 from stoq_provider.hooks.stoq import StoqHook
 from stoq_provider.hooks.stoq_async import StoqAsyncHook
 from stoq_provider.operators.notify import StoqNotifyOperator
+from stoq_provider.restock.alerts import fit_inventory
+from stoq_provider.restock.demand import count_pending, is_pending
 from stoq_provider.sandbox.readings import RESET_READINGS
 from stoq_provider.sensors.intents import StoqPendingIntentsSensor
 from stoq_provider.triggers.intents import StoqPendingIntentsTrigger
-from stoq_provider.restock.demand import count_pending, is_pending
-from stoq_provider.restock.alerts import fit_inventory
+from tests.support.helpers import calls
+from tests.support.intents import all_events
 
 pytestmark = pytest.mark.sandbox
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from secret_guard import SecretGuard, leaks_in
+
+from tests.support.secret_guard import SecretGuard, leaks_in
 
 KEY = "stoq_test_key_0123456789abcdef"
 PII = {"api_key": KEY, "emails": ["ada.lovelace.1@example.com"], "phones": ["15550000001"]}
@@ -26,9 +27,9 @@ def test_leaks_in_finds_each_kind_and_only_real_needles(text, found):
 def test_guard_watches_exceptions_reprs_and_connection_keys(monkeypatch):
     from airflow.models.connection import Connection
 
+    from stoq_provider.api.settings import StoqSettings
     from stoq_provider.exceptions import StoqError
     from stoq_provider.hooks.stoq import StoqHook
-    from stoq_provider.api.settings import StoqSettings
 
     guard = SecretGuard(monkeypatch)
     StoqError(f"bad key {KEY}")  # created and caught: still seen

@@ -16,14 +16,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from airflow_db import airflow_db_inprocess, run_dag  # noqa: F401  (airflow_db_inprocess is a fixture)
-from helpers import calls
-from test_trigger import NEW_VARIANT, new_intents, pending_in_sandbox, seeded_variants
 
 from stoq_provider.exceptions import StoqConfigError
+from stoq_provider.restock import demand
 from stoq_provider.sensors.intents import StoqPendingIntentsSensor, StoqPendingIntentsWaitError
 from stoq_provider.triggers.intents import StoqPendingIntentsTrigger
-from stoq_provider.restock import demand
+from tests.support.airflow_db import run_dag
+from tests.support.helpers import calls
+from tests.support.intents import NEW_VARIANT, new_intents, pending_in_sandbox, seeded_variants
 
 TEST_DAGS = Path(__file__).resolve().parent / "dags"
 
@@ -156,7 +156,7 @@ def test_deferrable_execute_returns_at_once_when_enough_customers_wait(stoq_sand
 
 
 def test_deferrable_execute_defers_to_the_trigger_with_the_timeout(stoq_sandbox, set_stoq_connection):
-    from airflow_compat import TaskDeferred
+    from tests.support.airflow_compat import TaskDeferred
 
     set_stoq_connection()
     s = sensor(shopify_variant_ids=f"{NEW_VARIANT}", min_pending=2, deferrable=True, poke_interval=30, timeout=600)
@@ -190,7 +190,7 @@ def test_resume_with_events():
 
 
 def test_resume_after_the_triggers_own_timeout_fails_clearly_or_skips_with_soft_fail():
-    from airflow_compat import AirflowSensorTimeout, AirflowSkipException
+    from tests.support.airflow_compat import AirflowSensorTimeout, AirflowSkipException
 
     event = {"event": {"status": "timeout", "message": "0 waiting", "pending": {"1": 0}, "total": 0}}
     with pytest.raises(AirflowSensorTimeout, match=r"Timed out after 5 s: shopify_variant_ids \[1\] never had 1"):
@@ -200,7 +200,7 @@ def test_resume_after_the_triggers_own_timeout_fails_clearly_or_skips_with_soft_
 
 
 def test_resume_after_a_trigger_error_skips_with_soft_fail():
-    from airflow_compat import AirflowSkipException
+    from tests.support.airflow_compat import AirflowSkipException
 
     error = {"status": "error", "message": "boom"}
     with pytest.raises(AirflowSkipException):
@@ -210,7 +210,8 @@ def test_resume_after_a_trigger_error_skips_with_soft_fail():
 def test_resume_after_deferral_timeout_fails_clearly_or_skips_with_soft_fail(capsys):
     """What Airflow 3.3's task runner calls after the scheduler timed the deferral out."""
     from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR, TriggerFailureReason
-    from airflow_compat import AirflowSensorTimeout, AirflowSkipException
+
+    from tests.support.airflow_compat import AirflowSensorTimeout, AirflowSkipException
 
     timeout = {"error": TriggerFailureReason.TRIGGER_TIMEOUT}
     message = r"Timed out after 120 s: shopify_variant_ids \[40000000001\] never had 2 or more waiting customers"

@@ -8,52 +8,11 @@ import json
 import time
 
 import pytest
-from helpers import calls
 
 from stoq_provider.hooks.stoq_async import StoqAsyncHook
 from stoq_provider.triggers.intents import StoqPendingIntentsTrigger
-from stoq_provider.restock.demand import count_pending
-
-NEW_VARIANT = 48888888888
-NEW_PRODUCT = 8888888888
-
-
-def pending_in_sandbox(server, *, variants=None, product=None, types=("restock",)):
-    """The expected counts, computed from the sandbox's own dump of every intent."""
-    chosen = [
-        i
-        for i in server.intents()
-        if (variants is not None and i["shopify_variant_id"] in variants)
-        or (product is not None and i["shopify_product_id"] == product)
-    ]
-    return count_pending(chosen, types, variant_ids=variants or ())
-
-
-def new_intents(n, *, variant=NEW_VARIANT, kind="restock", **fields):
-    base = {
-        "shopify_variant_id": variant,
-        "shopify_product_id": NEW_PRODUCT,
-        "type": kind,
-        "notified_at": None,
-        "unsubscribed_at": None,
-        "customer_unsubscribed_at": None,
-        "blocked_at": None,
-    }
-    return [{**base, **fields} for _ in range(n)]
-
-
-def all_events(trigger, timeout=20.0):
-    """Drive ``trigger.run()`` to its end, as the triggerer would, and return every payload."""
-
-    async def drain():
-        return [event.payload async for event in trigger.run()]
-
-    return asyncio.run(asyncio.wait_for(drain(), timeout))
-
-
-def seeded_variants(server, n):
-    return sorted({i["shopify_variant_id"] for i in server.intents()})[:n]
-
+from tests.support.helpers import calls
+from tests.support.intents import NEW_VARIANT, all_events, new_intents, pending_in_sandbox, seeded_variants
 
 # ---------------------------------------------------------------------------------------------- serialization
 
@@ -85,7 +44,7 @@ def test_serialize_round_trips_through_json_and_the_classpath():
 
 
 def test_serialize_survives_airflows_own_trigger_serde():
-    from airflow_compat import deserialize, serialize
+    from tests.support.airflow_compat import deserialize, serialize
 
     trigger = StoqPendingIntentsTrigger(shopify_product_ids=[8000000001], poke_interval=0.5)
     path, kwargs = trigger.serialize()

@@ -7,6 +7,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from stoq_provider.api import contract as protocol
+from stoq_provider.api.contract import ApiRequest, ApiResponse, request_cost
+from stoq_provider.api.ratelimit import RateBudget, retry_after_seconds
+from stoq_provider.api.results import BulkNotifyResult
+from stoq_provider.api.settings import DEFAULT_BASE_URL, StoqSettings, validate_shop_domain
 from stoq_provider.exceptions import (
     StoqAuthError,
     StoqConfigError,
@@ -15,12 +20,6 @@ from stoq_provider.exceptions import (
     StoqRequestError,
     StoqServerError,
 )
-from stoq_provider.api import contract as protocol
-from stoq_provider.api.contract import ApiRequest, ApiResponse
-from stoq_provider.api.contract import request_cost
-from stoq_provider.api.ratelimit import RateBudget, retry_after_seconds
-from stoq_provider.api.results import BulkNotifyResult
-from stoq_provider.api.settings import DEFAULT_BASE_URL, StoqSettings, validate_shop_domain
 
 
 class Clock:

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from deployment import airflow_env, free_port, stop_process_group
+
+from tests.support.deployment import airflow_env, free_port, stop_process_group
 
 #: Chromium's flags for this closed network: without the background-networking ones Chromium keeps dialling
 #: Google services (refused here) and can stall; a fresh profile per run comes from Playwright itself.

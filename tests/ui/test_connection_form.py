@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from secret_guard import leaks_in
 
 import stoq_provider
+from tests.support.secret_guard import leaks_in
 
 pytestmark = pytest.mark.ui
 

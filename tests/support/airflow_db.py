@@ -5,9 +5,10 @@ SQLite database lives there. :func:`ensure_airflow_db` creates its tables in thi
 about 6 s for ``airflow db migrate`` in a subprocess) and is a no-op once they exist, whoever created them
 (the ``airflow_db`` fixture of ``conftest.py`` included).
 
-Use it from a test module::
+Its fixture is registered for the whole suite by ``tests/conftest.py`` (``pytest_plugins``); use it from a test
+module::
 
-    from airflow_db import airflow_db_inprocess, run_dag  # noqa: F401  (the fixture must be imported)
+    from tests.support.airflow_db import run_dag
 
     def test_something(airflow_db_inprocess, ...):
         run = run_dag("/path/to/dags", "my_dag")
@@ -81,11 +82,10 @@ class DagRunResult:
 
     def reschedules(self, task_id: str) -> int:
         """How many times the task was rescheduled (``reschedule`` mode sensors)."""
-        from sqlalchemy import func, select
-
-        from airflow.models.taskreschedule import TaskReschedule
         from airflow.models.taskinstance import TaskInstance
+        from airflow.models.taskreschedule import TaskReschedule
         from airflow.utils.session import create_session
+        from sqlalchemy import func, select
 
         with create_session() as session:
             return session.scalar(

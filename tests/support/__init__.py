@@ -1,0 +1,2 @@
+"""What the tests share: readers of the sandbox, the secret guard, Airflow compatibility, databases and
+deployments."""

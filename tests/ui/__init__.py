@@ -1,0 +1,1 @@
+"""The connection form in Airflow's UI, in a real browser."""
