@@ -16,7 +16,7 @@ help:
 	@echo "make demo   - run the core example DAG end to end with real Airflow against the local STOQ sandbox"
 	@echo "make test   - create $(VENV), install the provider with its dev extra, run the whole test suite"
 	@echo "make test-deploy - run the core example in a real Airflow deployment (API server, scheduler, DAG processor, triggerer)"
-	@echo "make lint   - ruff (lint rules and format check) and mypy on stoq_provider/, as configured in pyproject.toml"
+	@echo "make lint   - ruff (lint rules and format check) on the whole repository and mypy on stoq_provider/ (pyproject.toml)"
 	@echo "make test-oldest - the same suite on Airflow $(AIRFLOW_OLDEST), in .venv-airflow-$(AIRFLOW_OLDEST)"
 	@echo "make package - build the sdist and wheel into $(DIST)/, twine check them, run the wheel in a fresh venv"
 	@echo "make test-ui - the STOQ connection form in Airflow's UI, in Debian's chromium (installed if missing) via Playwright"
@@ -41,11 +41,12 @@ test: venv
 test-deploy: venv
 	$(BIN)/python -m pytest -m deploy tests/test_deploy.py $(PYTEST_ARGS)
 
-# ruff and mypy come with the dev extra, pinned to a minor release in pyproject.toml.
+# ruff (the package, tests, example DAGs, benchmarks, scripts) and mypy (the typed package) come with the dev
+# extra, pinned to a minor release in pyproject.toml.
 .PHONY: lint
 lint: venv
-	$(BIN)/python -m ruff check stoq_provider
-	$(BIN)/python -m ruff format --check stoq_provider
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m ruff format --check .
 	$(BIN)/python -m mypy stoq_provider
 
 test-oldest:

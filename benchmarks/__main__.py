@@ -11,7 +11,7 @@ from pathlib import Path
 # The provider logs every batch at INFO; here only the tables matter (children inherit this too).
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
-from benchmarks.common import Result, dump, machine, table  # noqa: E402
+from benchmarks.common import Result, dump, machine, table
 
 BENCHMARKS = {
     "B1": "benchmarks.b1_restock",
@@ -54,8 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     print(
         table(
             [
-                {"benchmark": r.name, "measure": r.ratio_label, "value": round(r.ratio, 3), "target": r.target,
-                 "met": "yes" if r.met else "NO"}
+                {
+                    "benchmark": r.name,
+                    "measure": r.ratio_label,
+                    "value": round(r.ratio, 3),
+                    "target": r.target,
+                    "met": "yes" if r.met else "NO",
+                }
                 for r in results
             ]
         )

@@ -61,9 +61,7 @@ class _TI:
 
 
 def _seed(server: Any, n: int, **reading: Any) -> tuple[list[int], list[int]]:
-    server.reset(
-        seed=11, intents=n, variants=VARIANTS, pending_only=True, budget=REAL_BUDGET, window=WINDOW, **reading
-    )
+    server.reset(seed=11, intents=n, variants=VARIANTS, pending_only=True, budget=REAL_BUDGET, window=WINDOW, **reading)
     per_variant: dict[int, int] = {}
     for intent in server.intents():
         per_variant[intent["shopify_variant_id"]] = per_variant.get(intent["shopify_variant_id"], 0) + 1
@@ -131,11 +129,15 @@ def run_loop(server: Any, n: int) -> dict[str, Any]:
             for variant in variants:
                 page = 1
                 while True:
-                    body = call(get, "intents", data={"shopify_variant_id": variant, "notified": "false",
-                                                      "per_page": PAGE, "page": page})
+                    body = call(
+                        get,
+                        "intents",
+                        data={"shopify_variant_id": variant, "notified": "false", "per_page": PAGE, "page": page},
+                    )
                     for intent in body["intents"]:
-                        call(post, "intents/notify_intent", data=json.dumps({"id": intent["id"],
-                                                                            "allow_resend": False}))
+                        call(
+                            post, "intents/notify_intent", data=json.dumps({"id": intent["id"], "allow_resend": False})
+                        )
                     if page >= body["meta"]["total_pages"]:
                         break
                     page += 1
@@ -249,10 +251,10 @@ def _chart(rows: list[dict[str, Any]], path: Path) -> None:
     left.legend()
     right.plot(sizes, [r["wall s"] for r in series["loop"]], "o-", label="per-intent HttpHook loop")
     right.plot(sizes, [r["wall s"] for r in series["ours"]], "o-", label="StoqNotifyOperator")
-    right.plot(sizes, [budget_imposed_seconds(r["points"]) for r in series["loop"]], ":",
-               label="budget-imposed (loop)")
-    right.set(xlabel="waiting customers (N)", ylabel=f"wall seconds (clock sped up {SPEEDUP:g}x)",
-              yscale="log", title="Time")
+    right.plot(sizes, [budget_imposed_seconds(r["points"]) for r in series["loop"]], ":", label="budget-imposed (loop)")
+    right.set(
+        xlabel="waiting customers (N)", ylabel=f"wall seconds (clock sped up {SPEEDUP:g}x)", yscale="log", title="Time"
+    )
     right.legend()
     fig.suptitle(f"B1: alerting N customers, budget {REAL_BUDGET} points / {REAL_WINDOW:g} s")
     fig.tight_layout()

@@ -47,15 +47,29 @@ def _child(mode: str) -> None:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(json.dumps({"mode": mode, "count": count, "peak": peak, "seconds": seconds,
-                      "rss_growth": (rss_after - rss_before) * 1024}))
+    print(
+        json.dumps(
+            {
+                "mode": mode,
+                "count": count,
+                "peak": peak,
+                "seconds": seconds,
+                "rss_growth": (rss_after - rss_before) * 1024,
+            }
+        )
+    )
 
 
 def _measure(connection: str, mode: str) -> dict[str, Any]:
     env = {**os.environ, "AIRFLOW_CONN_STOQ_DEFAULT": connection}
     done = subprocess.run(
         [sys.executable, "-c", f"from benchmarks.b4_memory import _child; _child({mode!r})"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     if done.returncode != 0:
         raise RuntimeError(f"B4 child ({mode}) failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
@@ -85,7 +99,8 @@ def run(smoke: bool = False) -> Result:
     notes = [
         f"{n:,} intents over 20 variants, {-(-n // 500):,} pages of 500 per way ({stats['total_requests']:,} "
         f"requests in all, warm-ups included); each way in a fresh child process; tracemalloc peak above the start",
-        f"streaming holds one page at a time, plus a hash per intent listed (to check the listing against total_count): {full['peak'] / max(stream['peak'], 1):,.0f}x less than the full list",
+        "streaming holds one page at a time, plus a hash per intent listed (to check the listing against "
+        f"total_count): {full['peak'] / max(stream['peak'], 1):,.0f}x less than the full list",
     ]
     ok = stream["count"] == n and full["count"] == n
     return Result(

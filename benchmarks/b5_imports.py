@@ -38,7 +38,12 @@ def _import_seconds(module: str) -> tuple[float, int]:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "0"}
     done = subprocess.run(
         [sys.executable, "-c", PROBE.format(module=module)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     if done.returncode != 0:
         raise RuntimeError(f"B5: importing {module} failed:\n{done.stderr[-2000:]}")

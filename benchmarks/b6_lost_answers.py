@@ -43,9 +43,7 @@ def run_case(server: Any, n: int, *, lost: bool, route: str) -> dict[str, Any]:
         hook = StoqHook()
         listings = {v: [i["id"] for i in hook.list_intents(shopify_variant_id=v, notified=False)] for v in variants}
         ids = [iid for v in variants for iid in listings[v]]
-        result = hook.bulk_notify_intents(
-            ids, batch_size=BATCH, listings=listings if route == "by listing" else None
-        )
+        result = hook.bulk_notify_intents(ids, batch_size=BATCH, listings=listings if route == "by listing" else None)
     stats, ledger = server.stats(), server.ledger()
     return {
         "N": n,

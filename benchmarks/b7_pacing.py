@@ -128,8 +128,14 @@ def run(smoke: bool = False) -> Result:
     for reading in RESET_READINGS:
         for name, make in (("ours", ours), ("trust the reset (baseline)", TrustTheReset)):
             outcome = simulate(reading, make, requests=requests)
-            rows.append({"Reset means": reading, "client": name, **outcome,
-                         "time / least": round(outcome["seconds"] / max(outcome["least s"], 1e-9), 3)})
+            rows.append(
+                {
+                    "Reset means": reading,
+                    "client": name,
+                    **outcome,
+                    "time / least": round(outcome["seconds"] / max(outcome["least s"], 1e-9), 3),
+                }
+            )
     ours_rows = [r for r in rows if r["client"] == "ours"]
     ours_429 = sum(r["429s"] for r in ours_rows)
     slowest = max(r["time / least"] for r in ours_rows)

@@ -86,9 +86,11 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
     keys = list(rows[0])
     cells = [[_fmt(row.get(k)) for k in keys] for row in rows]
     widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
-    line = "  ".join(k.ljust(w) for k, w in zip(keys, widths))
+    line = "  ".join(k.ljust(w) for k, w in zip(keys, widths, strict=True))
     out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(row, widths)) for row in cells]
+    out += [
+        "  ".join(c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells
+    ]
     return "\n".join(out)
 
 

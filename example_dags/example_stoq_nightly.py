@@ -42,7 +42,10 @@ def example_stoq_nightly():
             title = (item.get("product_data") or {}).get("title", "?")
             logging.getLogger(__name__).info(
                 "In demand: variant %s (%s): %s waiting, %s signups in all.",
-                item["shopify_variant_id"], title, item.get("pending"), item.get("total"),
+                item["shopify_variant_id"],
+                title,
+                item.get("pending"),
+                item.get("total"),
             )
         return [int(item["shopify_variant_id"]) for item in demand if item.get("pending")]
 

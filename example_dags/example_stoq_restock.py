@@ -5,8 +5,8 @@ An ERP-to-Shopify inventory sync returns the Shopify variant IDs that came back 
 ``StoqNotifyOperator`` alerts every pending, subscribed customer of those variants. Rerunning the DAG, or an
 Airflow retry after a partial failure, sends nothing twice: only intents still pending are listed, and STOQ
 refuses to re-send without ``allow_resend``. If nobody is waiting within ``STOQ_EXAMPLE_WAIT_SECONDS``
-(default 15 minutes), the sensor soft-fails and the alert task is skipped until the next sync. The ``stoq`` pool caps how many STOQ tasks run at once, since the
-store's rate budget is shared by all of them.
+(default 15 minutes), the sensor soft-fails and the alert task is skipped until the next sync. The ``stoq``
+pool caps how many STOQ tasks run at once, since the store's rate budget is shared by all of them.
 
 Run it against the sandbox with ``make demo`` or::
 
@@ -19,10 +19,9 @@ import os
 
 import pendulum
 from airflow.sdk import Param, dag, task
-from stoq_provider.sensors.intents import StoqPendingIntentsSensor
 
 from stoq_provider.operators.notify import StoqNotifyOperator
-
+from stoq_provider.sensors.intents import StoqPendingIntentsSensor
 
 #: How long to wait for waiting customers before skipping the alerts (the demo and tests shorten it).
 WAIT_SECONDS = int(os.environ.get("STOQ_EXAMPLE_WAIT_SECONDS", "900"))

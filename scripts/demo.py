@@ -68,7 +68,8 @@ def _runs(env: dict[str, str]) -> list[dict]:
         "        states = {ti.task_id: str(ti.state) for ti in run.get_task_instances(session=s)}\n"
         "        row = s.query(XComModel).filter(XComModel.run_id == run.run_id, XComModel.dag_id == run.dag_id,"
         " XComModel.task_id == 'alert_waiting_customers', XComModel.key == 'return_value').first()\n"
-        "        value = None if row is None else row.value if not isinstance(row.value, str) else json.loads(row.value)\n"
+        "        value = None if row is None else (\n"
+        "            row.value if not isinstance(row.value, str) else json.loads(row.value))\n"
         "        out.append({'states': states, 'summary': value})\n"
         "print(json.dumps(out))\n"
     ) % DAG_ID

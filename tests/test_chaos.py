@@ -87,9 +87,7 @@ def notify(**kwargs):
 # ---------------------------------------------------------------------------------------------- 10,000 intents
 
 
-def test_ten_thousand_intents_under_faults_and_429s_each_sent_exactly_once(
-    stoq_sandbox, set_stoq_connection, capsys
-):
+def test_ten_thousand_intents_under_faults_and_429s_each_sent_exactly_once(stoq_sandbox, set_stoq_connection, capsys):
     # 10,000 intents over 20 variants; a mix of pending, notified, unsubscribed, blocked and wishlist intents.
     stoq_sandbox.reset(seed=4242, intents=10_000, variants=20)
     variants = sorted({i["shopify_variant_id"] for i in stoq_sandbox.intents()})

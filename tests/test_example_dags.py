@@ -33,7 +33,9 @@ def test_every_example_parses_without_import_errors(airflow_db):
         "example_stoq_inventory",
     }
     for path in EXAMPLES.glob("example_*.py"):
-        assert (compile(path.read_text(), str(path), "exec").co_consts[0] or "").strip(), f"{path.name} needs a docstring"
+        assert (compile(path.read_text(), str(path), "exec").co_consts[0] or "").strip(), (
+            f"{path.name} needs a docstring"
+        )
 
 
 def test_core_example_twice_alerts_each_waiting_customer_exactly_once(stoq_sandbox, dags_test):

@@ -72,7 +72,7 @@ def test_list_intents_date_filters_accept_every_date_type(stoq_sandbox, hook, st
     day = dt.date.fromisoformat(first)
     value = {
         "DATE": day,
-        "DATETIME": dt.datetime(day.year, day.month, day.day, 23, 59),
+        "DATETIME": dt.datetime(day.year, day.month, day.day, 23, 59),  # noqa: DTZ001 - a naive one is accepted too
         "PENDULUM": pendulum.datetime(day.year, day.month, day.day, tz="UTC"),
         "STRING": first,
     }[start]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import threading
 import time
+from typing import ClassVar
 
 import pytest
 import requests
@@ -108,7 +109,7 @@ def test_ambiguous_bulk_notify_is_rechecked_not_resent(stoq_sandbox, set_stoq_co
     time.sleep(1.2)  # let a slow request finish on the server before reading the ledger
     ledger = stoq_sandbox.ledger()
     assert sorted(result.sent) == sorted(ids) and result.ok
-    assert ledger["sends"] == {i: 1 for i in ids}
+    assert ledger["sends"] == dict.fromkeys(ids, 1)
     # The read-back happened: one get_intent per intent of the faulted batch.
     assert calls(stoq_sandbox, "get_intent") == 20
 
@@ -203,9 +204,9 @@ def test_every_request_has_a_timeout(stoq_sandbox, hook, monkeypatch):
 
 
 class _Redirector(http.server.BaseHTTPRequestHandler):
-    seen_keys: list[str | None] = []
+    seen_keys: ClassVar[list[str | None]] = []
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         type(self).seen_keys.append(self.headers.get("X-Auth-Token"))
         self.send_response(302)
         self.send_header("Location", f"http://localhost:{self.server.other_port}/steal")

@@ -109,11 +109,24 @@ def test_inventory_first_come_first_served(stoq_sandbox, set_stoq_connection):
     variant = 49999999999
     waiting = stoq_sandbox.add_intents(
         [
-            {"shopify_variant_id": variant, "shopify_product_id": 8999999999, "quantity": q, "created_at": day,
-             "notified_at": None, "unsubscribed_at": None, "customer_unsubscribed_at": None, "blocked_at": None,
-             "type": "restock"}
-            for q, day in [(2, "2026-01-04T00:00:00Z"), (2, "2026-01-01T00:00:00Z"), (1, "2026-01-05T00:00:00Z"),
-                           (2, "2026-01-02T00:00:00Z"), (1, "2026-01-03T00:00:00Z")]
+            {
+                "shopify_variant_id": variant,
+                "shopify_product_id": 8999999999,
+                "quantity": q,
+                "created_at": day,
+                "notified_at": None,
+                "unsubscribed_at": None,
+                "customer_unsubscribed_at": None,
+                "blocked_at": None,
+                "type": "restock",
+            }
+            for q, day in [
+                (2, "2026-01-04T00:00:00Z"),
+                (2, "2026-01-01T00:00:00Z"),
+                (1, "2026-01-05T00:00:00Z"),
+                (2, "2026-01-02T00:00:00Z"),
+                (1, "2026-01-03T00:00:00Z"),
+            ]
         ]
     )
     by_day = {i["created_at"][:10]: i["id"] for i in waiting}
@@ -221,7 +234,12 @@ def test_operator_is_keyword_only_and_lazy():
         StoqNotifyOperator("notify")  # type: ignore[misc]
     operator = StoqNotifyOperator(task_id="n", stoq_conn_id="does_not_exist", shopify_variant_ids=[1])
     assert "hook" not in operator.__dict__  # nothing built at parse time
-    assert set(StoqNotifyOperator.template_fields) >= {"intent_ids", "shopify_variant_ids", "shopify_product_ids", "inventory"}
+    assert set(StoqNotifyOperator.template_fields) >= {
+        "intent_ids",
+        "shopify_variant_ids",
+        "shopify_product_ids",
+        "inventory",
+    }
 
 
 def test_notifier_sends_like_the_operator(stoq_sandbox, set_stoq_connection):

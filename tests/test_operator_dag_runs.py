@@ -22,7 +22,7 @@ def _eligible(server, variant):
 
 
 def test_airflow_retry_after_a_failed_partial_run_sends_only_what_was_left(
-    stoq_sandbox, set_stoq_connection, airflow_db_inprocess, monkeypatch  # noqa: F811
+    stoq_sandbox, set_stoq_connection, airflow_db_inprocess, monkeypatch
 ):
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session

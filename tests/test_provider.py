@@ -75,7 +75,8 @@ def test_providers_manager_lists_the_stoq_connection_type():
 def test_importing_the_hook_module_stays_light():
     code = (
         "import sys, stoq_provider.hooks.stoq; "
-        "print(*(m in sys.modules for m in ('requests', 'stoq_provider.api.transport.sync', 'stoq_provider.api.delivery')))"
+        "print(*(m in sys.modules for m in\n"
+        "  ('requests', 'stoq_provider.api.transport.sync', 'stoq_provider.api.delivery')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.split()[-3:] == ["False", "False", "False"]

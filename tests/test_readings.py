@@ -129,7 +129,7 @@ def test_notify_by_products_alerts_every_waiting_customer_once(reading):
 
 def test_notify_by_inventory_follows_the_inventory_rule(reading):
     variants = _variants(reading)[:2]
-    inventory = {variant: 40 for variant in variants}
+    inventory = dict.fromkeys(variants, 40)
     expected: set[str] = set()
     for variant in variants:
         chosen, _ = fit_inventory(_eligible(reading, variants=[variant]), 40)
@@ -185,7 +185,13 @@ def test_chaos_exactly_once(reading, set_stoq_connection):
 def test_a_lone_task_on_a_tight_budget_never_meets_a_429(stoq_sandbox, set_stoq_connection, reset_reading):
     """12 points per 3 s, 2,200 intents, 100 a page: about 28 points, so the task must pace over windows."""
     stoq_sandbox.reset(
-        seed=31, intents=2200, variants=4, pending_only=True, budget=12, window=3.0, page_cap=100,
+        seed=31,
+        intents=2200,
+        variants=4,
+        pending_only=True,
+        budget=12,
+        window=3.0,
+        page_cap=100,
         reset_reading=reset_reading,
     )
     set_stoq_connection(max_rate_limit_wait=30)

@@ -69,7 +69,9 @@ def test_alternative_refusal_wording(stoq_sandbox, api):
         {"intent_id": sent, "error": "Notification was previously delivered for this signup"}
     ]
     single = api.post(stoq_sandbox.base_url + "/intents/notify_intent", json={"id": sent}, timeout=10)
-    assert single.status_code == 422 and single.json()["error"] == "Notification was previously delivered for this signup"
+    assert (
+        single.status_code == 422 and single.json()["error"] == "Notification was previously delivered for this signup"
+    )
 
 
 def _resets(reading: str, times: list[float]) -> list[float]:
@@ -106,8 +108,13 @@ def test_create_shape_bare(stoq_sandbox):
     stoq_sandbox.reset(create_shape="bare")
     variant = stoq_sandbox.intents()[0]
     body = {
-        "intent": {"shopify_variant_id": variant["shopify_variant_id"], "shopify_product_id":
-                   variant["shopify_product_id"], "channel": "email", "quantity": 1, "source": "api"},
+        "intent": {
+            "shopify_variant_id": variant["shopify_variant_id"],
+            "shopify_product_id": variant["shopify_product_id"],
+            "channel": "email",
+            "quantity": 1,
+            "source": "api",
+        },
         "customer": {"email": "bare.shape@example.com"},
     }
     answer = requests.post(
@@ -121,14 +128,35 @@ def test_create_shape_bare(stoq_sandbox):
 
 def test_readings_from_the_command_line_and_back():
     args = build_parser().parse_args(
-        ["--page-cap", "100", "--ignore-per-page", "--max-bulk", "7", "--max-bulk-status", "413",
-         "--reset-reading", "rolling-oldest", "--refusals", "alternative", "--create-shape", "bare",
-         "--count-extra", "3"]
+        [
+            "--page-cap",
+            "100",
+            "--ignore-per-page",
+            "--max-bulk",
+            "7",
+            "--max-bulk-status",
+            "413",
+            "--reset-reading",
+            "rolling-oldest",
+            "--refusals",
+            "alternative",
+            "--create-shape",
+            "bare",
+            "--count-extra",
+            "3",
+        ]
     )
     reading = config_from_args(args).reading
-    assert reading == Reading(page_cap=100, ignore_per_page=True, max_bulk=7, max_bulk_status=413,
-                              reset_reading="rolling-oldest", refusals="alternative", create_shape="bare",
-                              count_extra=3)
+    assert reading == Reading(
+        page_cap=100,
+        ignore_per_page=True,
+        max_bulk=7,
+        max_bulk_status=413,
+        reset_reading="rolling-oldest",
+        refusals="alternative",
+        create_shape="bare",
+        count_extra=3,
+    )
     assert config_from_args(build_parser().parse_args(reading.cli_args())).reading == reading
 
 

@@ -440,11 +440,13 @@ def test_dag_run_deferral_timeout_with_soft_fail_skips(
             for _ in range(100):
                 with create_session() as session:
                     SchedulerJobRunner.check_trigger_timeouts(scheduler, session=session)
-                    left = session.query(TaskInstance).filter_by(
-                        dag_id="stoq_sensor_deferrable_soft_fail", state="deferred"
-                    ).count()
+                    left = (
+                        session.query(TaskInstance)
+                        .filter_by(dag_id="stoq_sensor_deferrable_soft_fail", state="deferred")
+                        .count()
+                    )
                 if not left:
-                    return
+                    break
                 time.sleep(0.2)
 
     helper = threading.Thread(target=triggerer_and_scheduler, daemon=True)

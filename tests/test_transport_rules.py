@@ -6,6 +6,7 @@ import asyncio
 import http.server
 import threading
 import time
+from typing import ClassVar
 
 import pytest
 
@@ -93,9 +94,9 @@ def test_async_client_always_has_timeouts_tls_and_no_redirects(stoq_sandbox, set
 
 
 class _Redirector(http.server.BaseHTTPRequestHandler):
-    seen_keys: list[str | None] = []
+    seen_keys: ClassVar[list[str | None]] = []
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         type(self).seen_keys.append(self.headers.get("X-Auth-Token"))
         self.send_response(302)
         self.send_header("Location", f"http://localhost:{self.server.other_port}/steal")

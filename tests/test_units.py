@@ -137,11 +137,18 @@ def test_settings_refuse_bad_connections(kwargs, match):
 
 @pytest.mark.parametrize(
     "extra",
-    [{"verify": False}, {"verify": "false"}, {"verify_ssl": "0"}, {"ssl_verify": "no"}, {"insecure": True},
-     {"insecure_skip_verify": "true"}, {"verify": "/etc/ssl/custom.pem"}],
+    [
+        {"verify": False},
+        {"verify": "false"},
+        {"verify_ssl": "0"},
+        {"ssl_verify": "no"},
+        {"insecure": True},
+        {"insecure_skip_verify": "true"},
+        {"verify": "/etc/ssl/custom.pem"},
+    ],
 )
 def test_settings_refuse_extras_that_would_switch_tls_verification_off(extra):
-    with pytest.raises(StoqConfigError, match="never switches TLS certificate verification off.*ca_bundle"):
+    with pytest.raises(StoqConfigError, match=r"never switches TLS certificate verification off.*ca_bundle"):
         StoqSettings.from_connection(_conn(extra=extra))
 
 
@@ -163,9 +170,11 @@ def test_settings_ui_prefixed_extras_and_ca_bundle():
     assert settings.verify == "/etc/ca.pem"
 
 
-@pytest.mark.parametrize("domain", [".myshopify.com", "shop.myshopify.com/x", "shop.myshopify.co", "https://a.myshopify.com"])
+@pytest.mark.parametrize(
+    "domain", [".myshopify.com", "shop.myshopify.com/x", "shop.myshopify.co", "https://a.myshopify.com"]
+)
 def test_shop_domain_validation(domain):
-    with pytest.raises(StoqConfigError, match="myshopify.com"):
+    with pytest.raises(StoqConfigError, match=r"myshopify\.com"):
         validate_shop_domain(domain)
 
 

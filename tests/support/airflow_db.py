@@ -29,12 +29,12 @@ from typing import Any
 
 import pytest
 
-_READY = False
+#: Set once this process has the Airflow tables.
+_READY: set[str] = set()
 
 
 def ensure_airflow_db(pools: dict[str, int] | None = None) -> str:
     """Create the Airflow tables once per process (no-op if they exist); add ``pools``; return AIRFLOW_HOME."""
-    global _READY
     if not _READY:
         from airflow.utils.db import _get_current_revision, initdb
         from airflow.utils.session import create_session
@@ -43,7 +43,7 @@ def ensure_airflow_db(pools: dict[str, int] | None = None) -> str:
             exists = _get_current_revision(session)
         if not exists:
             initdb()
-        _READY = True
+        _READY.add("tables")
     for name, slots in (pools or {}).items():
         from airflow.models.pool import Pool
 

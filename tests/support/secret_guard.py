@@ -43,6 +43,7 @@ WATCHED_METHODS = (
     ("stoq_provider.notifications.stoq", "StoqNotifier", "notify"),
 )
 
+
 class SecretGuard:
     """Collects one test's output; :meth:`check` fails the test on any leak."""
 
