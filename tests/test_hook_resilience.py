@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import http.server
-import threading
 import time
-from typing import ClassVar
 
 import pytest
 import requests
 
-from stoq_provider.exceptions import StoqConfigError, StoqRequestError, StoqServerError, StoqTransportError
+from stoq_provider.exceptions import StoqConfigError, StoqServerError, StoqTransportError
 from stoq_provider.hooks.stoq import StoqHook
 from tests.support.helpers import calls
 
@@ -201,39 +198,3 @@ def test_every_request_has_a_timeout(stoq_sandbox, hook, monkeypatch):
     list(hook.list_intents())
     hook.bulk_notify_intents(_pending_ids(stoq_sandbox)[:3])
     assert seen and all(t == (2.0, 2.0) for t in seen)
-
-
-class _Redirector(http.server.BaseHTTPRequestHandler):
-    seen_keys: ClassVar[list[str | None]] = []
-
-    def do_GET(self):
-        type(self).seen_keys.append(self.headers.get("X-Auth-Token"))
-        self.send_response(302)
-        self.send_header("Location", f"http://localhost:{self.server.other_port}/steal")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-def test_key_never_follows_a_redirect(monkeypatch):
-    thief = http.server.HTTPServer(("127.0.0.1", 0), _Redirector)
-    front = http.server.HTTPServer(("127.0.0.1", 0), _Redirector)
-    front.other_port = thief.server_address[1]
-    thief.other_port = thief.server_address[1]
-    for server in (front, thief):
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_STOQ_DEFAULT",
-            '{"conn_type": "stoq", "password": "stoq_api_key_redirect", '
-            f'"host": "http://127.0.0.1:{front.server_address[1]}/api/v1/external"}}',
-        )
-        _Redirector.seen_keys = []
-        with pytest.raises(StoqRequestError, match="redirect"):
-            StoqHook().get_intent("abc")
-        assert _Redirector.seen_keys == ["stoq_api_key_redirect"]  # only the configured host saw it
-    finally:
-        front.shutdown()
-        thief.shutdown()

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import http.server
-import threading
+import json
 import time
-from typing import ClassVar
 
 import pytest
 
 from stoq_provider.exceptions import StoqRequestError, StoqServerError, StoqTransportError
 from stoq_provider.hooks.stoq import StoqHook
 from stoq_provider.hooks.stoq_async import StoqAsyncHook
+from tests.support.redirect import redirecting_host
 
 
 def _first_intent(server) -> str:
@@ -93,34 +92,14 @@ def test_async_client_always_has_timeouts_tls_and_no_redirects(stoq_sandbox, set
 # ---------------------------------------------------------------------------------------------- redirects
 
 
-class _Redirector(http.server.BaseHTTPRequestHandler):
-    seen_keys: ClassVar[list[str | None]] = []
-
-    def do_GET(self):
-        type(self).seen_keys.append(self.headers.get("X-Auth-Token"))
-        self.send_response(302)
-        self.send_header("Location", f"http://localhost:{self.server.other_port}/steal")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-def test_async_key_never_follows_a_redirect(monkeypatch):
-    thief = http.server.HTTPServer(("127.0.0.1", 0), _Redirector)
-    front = http.server.HTTPServer(("127.0.0.1", 0), _Redirector)
-    front.other_port = thief.server_address[1]
-    thief.other_port = thief.server_address[1]
-    for server in (front, thief):
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+@pytest.mark.parametrize("client", ["sync", "async"])
+def test_key_never_follows_a_redirect(monkeypatch, client):
+    """A redirect is refused (never followed), so the key never reaches another host, by either hook."""
+    with redirecting_host() as (base_url, seen_keys):
+        key = f"stoq_api_key_redirect_{client}"
         monkeypatch.setenv(
-            "AIRFLOW_CONN_STOQ_DEFAULT",
-            '{"conn_type": "stoq", "password": "stoq_api_key_redirect_async", '
-            f'"host": "http://127.0.0.1:{front.server_address[1]}/api/v1/external"}}',
+            "AIRFLOW_CONN_STOQ_DEFAULT", json.dumps({"conn_type": "stoq", "password": key, "host": base_url})
         )
-        _Redirector.seen_keys = []
 
         async def read():
             hook = StoqAsyncHook()
@@ -130,8 +109,5 @@ def test_async_key_never_follows_a_redirect(monkeypatch):
                 await hook.aclose()
 
         with pytest.raises(StoqRequestError, match="redirect"):
-            asyncio.run(read())
-        assert _Redirector.seen_keys == ["stoq_api_key_redirect_async"]  # only the configured host saw it
-    finally:
-        front.shutdown()
-        thief.shutdown()
+            StoqHook().get_intent("abc") if client == "sync" else asyncio.run(read())
+        assert seen_keys == [key]  # only the configured host saw it
