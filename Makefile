@@ -35,11 +35,11 @@ $(STAMP): pyproject.toml
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# tests/test_deploy.py (marker `deploy`, left out of `make test`): Airflow's components as separate processes
+# tests/integration/test_deploy.py (marker `deploy`, left out of `make test`): Airflow's components as separate processes
 # (LocalExecutor, SQLite) run example_stoq_restock, triggered through the REST API, against the sandbox.
 .PHONY: test-deploy
 test-deploy: venv
-	$(BIN)/python -m pytest -m deploy tests/test_deploy.py $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m deploy tests/integration/test_deploy.py $(PYTEST_ARGS)
 
 # ruff (the package, tests, example DAGs, benchmarks, scripts) and mypy (the typed package) come with the dev
 # extra, pinned to a minor release in pyproject.toml.
@@ -52,13 +52,13 @@ lint: venv
 test-oldest:
 	$(MAKE) test VENV=.venv-airflow-$(AIRFLOW_OLDEST) AIRFLOW_VERSION=$(AIRFLOW_OLDEST)
 
-# tests/test_package.py (marker `package`, left out of `make test`) checks what the archives hold and installs
+# tests/integration/test_package.py (marker `package`, left out of `make test`) checks what the archives hold and installs
 # the wheel with Airflow $(AIRFLOW_VERSION) into a new virtualenv, where it runs example_stoq_restock.
 package: venv
 	rm -rf $(DIST)
 	$(BIN)/python -m build --outdir $(DIST) .
 	$(BIN)/python -m twine check --strict $(DIST)/*
-	STOQ_DIST_DIR=$(DIST) $(BIN)/python -m pytest -m package tests/test_package.py $(PYTEST_ARGS)
+	STOQ_DIST_DIR=$(DIST) $(BIN)/python -m pytest -m package tests/integration/test_package.py $(PYTEST_ARGS)
 
 demo: venv
 	$(BIN)/python scripts/demo.py

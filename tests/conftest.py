@@ -113,7 +113,9 @@ def dags_test(airflow_db, stoq_sandbox):
     from pathlib import Path
 
     airflow = str(Path(sys.executable).with_name("airflow"))
-    dags = str(Path(__file__).resolve().parent.parent / "example_dags")
+    from tests.support.paths import EXAMPLE_DAGS
+
+    dags = str(EXAMPLE_DAGS)
 
     def run(dag_id: str, conf: dict | None = None, *, check: bool = True, folder: str | None = None, **extra: object):
         env = dict(os.environ)

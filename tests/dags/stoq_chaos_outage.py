@@ -1,4 +1,4 @@
-"""Test DAG: a long notify with Airflow retries (run with ``airflow dags test`` by tests/test_chaos.py)."""
+"""Test DAG: a long notify with Airflow retries (run with ``airflow dags test`` by tests/integration/test_chaos.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Test DAG: the notify operator with one Airflow retry (run in-process by tests/test_operator_dag_runs.py)."""
+"""Test DAG: the notify operator with one Airflow retry (run in-process by
+tests/integration/test_operator_dag_runs.py)."""
 
 from __future__ import annotations
 

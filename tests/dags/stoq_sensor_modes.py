@@ -1,4 +1,4 @@
-"""Test DAGs: the pending-intents sensor alone, in each mode (run in-process by tests/test_sensor.py)."""
+"""Test DAGs: the pending-intents sensor alone, in each mode (run in-process by tests/integration/test_sensor.py)."""
 
 from __future__ import annotations
 

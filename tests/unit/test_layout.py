@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "stoq_provider"
+from tests.support.paths import PACKAGE
 
 
 def _module_name(path: Path) -> str:

@@ -29,10 +29,10 @@ import pytest
 import stoq_provider
 from stoq_provider.sandbox import SandboxServer
 from stoq_provider.sandbox.runners import LISTENING_LINE
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.package
 
-ROOT = Path(__file__).resolve().parent.parent
 VERSION = stoq_provider.__version__
 DIST_NAME = "airflow_provider_stoq"
 URL_LABELS = {"Homepage", "Documentation", "Source", "Changelog", "Issues"}

@@ -15,7 +15,7 @@ run then has to succeed by the trigger firing and the sensor resuming. Checked a
   customer's contact data (the secret guard of ``conftest.py`` reads this deployment's home).
 
 Every component is stopped at the end, on failure too; a failure prints the tail of each component's log
-(redacted). Run it alone with ``make test-deploy`` or ``pytest -m deploy tests/test_deploy.py``.
+(redacted). Run it alone with ``make test-deploy`` or ``pytest -m deploy tests/integration/test_deploy.py``.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from pathlib import Path
 import pytest
 
 from tests.support.deployment import Deployment, DeploymentError, RestClient
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.deploy
 
-ROOT = Path(__file__).resolve().parent.parent
 DAG_ID = "example_stoq_restock"
 SENSOR = "wait_for_waiting_customers"
 NOTIFY = "alert_waiting_customers"

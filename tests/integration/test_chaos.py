@@ -10,15 +10,14 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-from pathlib import Path
 
 import pytest
 
 from tests.support.helpers import FAST_EXTRAS, calls
+from tests.support.paths import TEST_DAGS
 
 pytestmark = [pytest.mark.chaos, pytest.mark.sandbox]
 
-TEST_DAGS = Path(__file__).resolve().parent / "dags"
 FAULTS = ["error500", "html502", "drop", "slow", "lost"]
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "example_dags"
+from tests.support.paths import EXAMPLE_DAGS
 
 
 def _eligible(server, variants):
@@ -21,7 +19,7 @@ def _eligible(server, variants):
 def test_every_example_parses_without_import_errors(airflow_db):
     from tests.support.airflow_compat import dagbag_class
 
-    bag = dagbag_class()(dag_folder=str(EXAMPLES))
+    bag = dagbag_class()(dag_folder=str(EXAMPLE_DAGS))
     assert bag.import_errors == {}
     assert set(bag.dag_ids) == {
         "example_stoq_restock",
@@ -32,7 +30,7 @@ def test_every_example_parses_without_import_errors(airflow_db):
         "example_stoq_callback",
         "example_stoq_inventory",
     }
-    for path in EXAMPLES.glob("example_*.py"):
+    for path in EXAMPLE_DAGS.glob("example_*.py"):
         assert (compile(path.read_text(), str(path), "exec").co_consts[0] or "").strip(), (
             f"{path.name} needs a docstring"
         )

@@ -1,6 +1,6 @@
 """Tests of the STOQ sandbox itself, over real HTTP on loopback.
 
-Run with ``pytest tests/test_sandbox.py -p stoq_provider.sandbox.pytest_plugin`` (or with the
+Run with ``pytest tests/sandbox/test_sandbox.py -p stoq_provider.sandbox.pytest_plugin`` (or with the
 plugin listed in ``conftest.py``).
 """
 
@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +22,7 @@ from stoq_provider.sandbox.constants import ENDPOINT_NAMES, FAULT_KINDS, MALFORM
 from stoq_provider.sandbox.fault_layer import EXTRA_FIELDS, GARBAGE_BODY, WRONG_SHAPES, abort_connection
 from stoq_provider.sandbox.faults import FaultSettings
 from stoq_provider.sandbox.server import SandboxAdminError
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.sandbox
 
@@ -922,7 +922,7 @@ def test_in_process_server_with_its_own_settings() -> None:
 
 
 def test_cli_help() -> None:
-    root = Path(__file__).resolve().parents[1]
+    root = ROOT
     result = subprocess.run(
         [sys.executable, "-m", "stoq_provider.sandbox", "--help"],
         capture_output=True,
@@ -950,7 +950,7 @@ def test_cli_help() -> None:
 
 
 def test_cli_serves_until_terminated() -> None:
-    root = Path(__file__).resolve().parents[1]
+    root = ROOT
     process = subprocess.Popen(
         [sys.executable, "-m", "stoq_provider.sandbox", "--port", "0", "--intents", "5", "--window", "10"],
         stdout=subprocess.PIPE,

@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -24,8 +23,7 @@ from stoq_provider.triggers.intents import StoqPendingIntentsTrigger
 from tests.support.airflow_db import run_dag
 from tests.support.helpers import calls
 from tests.support.intents import NEW_VARIANT, new_intents, pending_in_sandbox, seeded_variants
-
-TEST_DAGS = Path(__file__).resolve().parent / "dags"
+from tests.support.paths import TEST_DAGS
 
 
 def sensor(**kwargs):

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from tests.support.airflow_db import run_dag
 from tests.support.helpers import calls
-
-TEST_DAGS = Path(__file__).resolve().parent / "dags"
+from tests.support.paths import TEST_DAGS
 
 
 def _eligible(server, variant):

@@ -1,0 +1,1 @@
+"""The provider over real HTTP against the sandbox, and with real Airflow."""
