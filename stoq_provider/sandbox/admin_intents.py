@@ -7,12 +7,11 @@ from typing import Any, cast
 
 from pydantic import ValidationError
 
-from stoq_provider.sandbox.constants import INTENT_FIELDS, INTENT_TIME_FIELDS
 from stoq_provider.sandbox.errors import ApiError, describe_validation_errors
 from stoq_provider.sandbox.models import Intent
 from stoq_provider.sandbox.seeding import make_intent
 from stoq_provider.sandbox.state import SandboxState
-from stoq_provider.sandbox.store import IntentRecord
+from stoq_provider.sandbox.store import INTENT_FIELDS, INTENT_TIME_FIELDS, IntentRecord
 from stoq_provider.sandbox.timeutil import normalize_iso
 
 

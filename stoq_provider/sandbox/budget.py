@@ -24,7 +24,7 @@ from stoq_provider.sandbox.readings import RESET_FIXED, RESET_ROLLING_NEWEST, RE
 PRECISE_BELOW_SECONDS = 60.0
 
 
-def request_cost(method: str) -> int:
+def points_for(method: str) -> int:
     """Points charged for one request with this HTTP method."""
     return 1 if method.upper() in ("GET", "HEAD", "OPTIONS") else 2
 

@@ -22,7 +22,7 @@ AUTH_HEADER = "X-Auth-Token"
 SHOP_DOMAIN_HEADER = "X-Shopify-Shop-Domain"
 
 #: Largest ``per_page`` any paginated endpoint accepts.
-MAX_PER_PAGE = 500
+LARGEST_PAGE = 500
 #: ``per_page`` used when the caller gives none.
 DEFAULT_PER_PAGE = 25
 
@@ -74,42 +74,3 @@ MALFORMED_FAULT_KINDS: tuple[str, ...] = (FAULT_GARBAGE, FAULT_WRONG_SHAPE, FAUL
 ALL_FAULT_KINDS: tuple[str, ...] = FAULT_KINDS + MALFORMED_FAULT_KINDS
 #: A script entry meaning "let this request through untouched".
 FAULT_NONE = "none"
-
-#: Fields of the Intent object, in the contract's order.
-INTENT_FIELDS: tuple[str, ...] = (
-    "id",
-    "type",
-    "channel",
-    "email",
-    "phone",
-    "contact",
-    "customer_name",
-    "customer_id",
-    "shop_id",
-    "product_variant_id",
-    "intent_trigger_id",
-    "shopify_variant_id",
-    "shopify_product_id",
-    "shopify_inventory_item_id",
-    "shopify_market_id",
-    "quantity",
-    "sent_notifications_count",
-    "notifications_count",
-    "optin_confirmed",
-    "accepts_marketing",
-    "notified_at",
-    "blocked_at",
-    "unsubscribed_at",
-    "customer_unsubscribed_at",
-    "created_at",
-    "updated_at",
-)
-#: Intent fields holding a date-time (or null).
-INTENT_TIME_FIELDS: tuple[str, ...] = (
-    "notified_at",
-    "blocked_at",
-    "unsubscribed_at",
-    "customer_unsubscribed_at",
-    "created_at",
-    "updated_at",
-)

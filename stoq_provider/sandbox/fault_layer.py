@@ -53,8 +53,8 @@ from stoq_provider.sandbox.constants import (
     FAULT_SLOW,
     FAULT_WRONG_SHAPE,
     GET_INTENT,
+    LARGEST_PAGE,
     LIST_INTENTS,
-    MAX_PER_PAGE,
     NOTIFY_INTENT,
     PRODUCTS_IN_DEMAND,
     TRANSFER_SIGNUPS,
@@ -120,7 +120,7 @@ def requested_per_page(scope: Scope) -> int:
         per_page = int(query.get("per_page", [DEFAULT_PER_PAGE])[0])
     except ValueError:
         per_page = DEFAULT_PER_PAGE
-    return min(max(per_page, 1), MAX_PER_PAGE)
+    return min(max(per_page, 1), LARGEST_PAGE)
 
 
 def oversized(value: Any, per_page: int) -> Any:

@@ -18,7 +18,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from stoq_provider.sandbox.budget import BudgetDecision, request_cost
+from stoq_provider.sandbox.budget import BudgetDecision, points_for
 from stoq_provider.sandbox.constants import AUTH_HEADER, CREATE_INTENT_PATH, SHOP_DOMAIN_HEADER
 from stoq_provider.sandbox.endpoints import endpoint_name, is_api_path, is_external_path
 from stoq_provider.sandbox.state import SandboxState
@@ -59,7 +59,7 @@ class GuardMiddleware:
                 state.stats.record_request(endpoint, 401)
                 await JSONResponse({"error": "Unauthorized"}, status_code=401)(scope, receive, send)
                 return
-            decision = state.budget.charge(request_cost(method))
+            decision = state.budget.charge(points_for(method))
             if not decision.allowed:
                 state.stats.record_request(endpoint, 429)
                 response = JSONResponse(_rate_limited_body(decision), status_code=429, headers=decision.headers())

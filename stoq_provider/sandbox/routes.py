@@ -23,8 +23,8 @@ from stoq_provider.sandbox.constants import (
     DEFAULT_PER_PAGE,
     EXTERNAL_PREFIX,
     GET_INTENT,
+    LARGEST_PAGE,
     LIST_INTENTS,
-    MAX_PER_PAGE,
     NOTIFY_INTENT,
     PRODUCTS_IN_DEMAND,
     TRANSFER_SIGNUPS,
@@ -62,7 +62,7 @@ DateParam = Annotated[
 IntFilter = Annotated[int | None, WithJsonSchema({"type": "integer"})]
 StrFilter = Annotated[str | None, WithJsonSchema({"type": "string"})]
 Page = Annotated[int, Query(ge=1, description="1-based page number")]
-PerPage = Annotated[int, Query(ge=1, le=MAX_PER_PAGE, description=f"items per page (at most {MAX_PER_PAGE})")]
+PerPage = Annotated[int, Query(ge=1, le=LARGEST_PAGE, description=f"items per page (at most {LARGEST_PAGE})")]
 #: ``notified`` is a boolean in the contract; the sandbox accepts exactly ``true`` and ``false``.
 NotifiedParam = Annotated[
     Literal["true", "false"] | None,

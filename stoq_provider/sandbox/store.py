@@ -53,6 +53,11 @@ class IntentRecord(TypedDict):
     updated_at: str
 
 
+#: Fields of the Intent object, in the contract's order (declared once, by :class:`IntentRecord`).
+INTENT_FIELDS: tuple[str, ...] = tuple(IntentRecord.__annotations__)
+#: Intent fields holding a date-time (or null).
+INTENT_TIME_FIELDS: tuple[str, ...] = tuple(name for name in INTENT_FIELDS if name.endswith("_at"))
+
 #: The listing order: ``created_at`` ascending, then ``id``.
 sort_key: Callable[[IntentRecord], tuple[str, str]] = operator.itemgetter("created_at", "id")
 
