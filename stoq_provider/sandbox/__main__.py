@@ -9,28 +9,17 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
+from datetime import date
+from typing import Any
 
 from stoq_provider.sandbox.app import create_app
-from stoq_provider.sandbox.constants import (
-    ALL_FAULT_KINDS,
-    DEFAULT_API_KEY,
-    DEFAULT_SHOP_DOMAIN,
-    EXTERNAL_PREFIX,
-    FAULT_KINDS,
-    MALFORMED_FAULT_KINDS,
-)
+from stoq_provider.sandbox.constants import ALL_FAULT_KINDS, EXTERNAL_PREFIX, FAULT_KINDS, MALFORMED_FAULT_KINDS
 from stoq_provider.sandbox.faults import FaultSettings
-from stoq_provider.sandbox.readings import (
-    CREATE_SHAPES,
-    DEFAULT_READING,
-    MAX_BULK_STATUSES,
-    REFUSAL_WORDINGS,
-    RESET_READINGS,
-    Reading,
-)
+from stoq_provider.sandbox.readings import OPTION_NAMES, Reading
 from stoq_provider.sandbox.runners import LISTENING_LINE, bind_socket, build_server
-from stoq_provider.sandbox.state import SandboxConfig, SandboxState
+from stoq_provider.sandbox.state import SETTINGS, SandboxConfig, SandboxState
 
 
 def _kinds(value: str) -> tuple[str, ...]:
@@ -41,8 +30,24 @@ def _kinds(value: str) -> tuple[str, ...]:
     return kinds
 
 
+#: Where the command line's defaults differ from :class:`SandboxConfig`'s (a demo wants more data than a test).
+CLI_DEFAULTS: dict[str, Any] = {"intents": 1000, "variants": 10}
+
+
+def _add_option(group: Any, name: str, default: Any, metadata: Mapping[str, Any]) -> None:
+    """One option of a declaration (a dataclass field with a ``help`` in its metadata), on the command line."""
+    flag = "--" + name.replace("_", "-")
+    shown = "the sandbox key" if name == "api_key" else "%(default)s"
+    help_text = f"{metadata['help']} (default: {shown})" if "default" not in metadata["help"] else metadata["help"]
+    if isinstance(default, bool):
+        group.add_argument(flag, action="store_true", help=metadata["help"])
+        return
+    kind: Any = date.fromisoformat if name == "anchor" else int if name == "max_bulk" else type(default)
+    group.add_argument(flag, type=kind, default=default, choices=metadata.get("choices"), help=help_text)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The command line parser."""
+    """The command line parser, built from the declarations of :class:`SandboxConfig` and :class:`Reading`."""
     parser = argparse.ArgumentParser(
         prog="python -m stoq_provider.sandbox",
         description="Serve a local, STOQ-compatible API (v1) for tests, demos and benchmarks.",
@@ -50,49 +55,17 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)")
     add("--port", type=int, default=8765, help="port; 0 picks a free one (default: %(default)s)")
-    add("--seed", type=int, default=0, help="seed of the generated data (default: %(default)s)")
-    add("--intents", type=int, default=1000, help="number of intents to generate (default: %(default)s)")
-    add("--variants", type=int, default=10, help="number of variants, 2 per product (default: %(default)s)")
-    add("--pending-only", action="store_true", help="every generated intent pending, subscribed, restock")
-    add("--budget", type=int, default=360, help="rate budget in points per window (default: %(default)s)")
-    add("--window", type=float, default=60.0, help="rolling window in seconds (default: %(default)s)")
-    add("--api-key", default=DEFAULT_API_KEY, help="the accepted X-Auth-Token (default: the sandbox key)")
-    add("--shop-domain", default=DEFAULT_SHOP_DOMAIN, help="the accepted shop domain (default: %(default)s)")
+    for option in fields(SandboxConfig):
+        if option.name in SETTINGS:
+            _add_option(parser, option.name, CLI_DEFAULTS.get(option.name, option.default), option.metadata)
     reading = parser.add_argument_group("readings", "behaviours STOQ's docs leave open (defaults: the sandbox's)")
-    d = DEFAULT_READING
-    reading.add_argument("--page-cap", type=int, default=d.page_cap, help="most items a page holds (default: 500)")
-    reading.add_argument("--ignore-per-page", action="store_true", help="serve --page-cap items whatever is asked")
-    reading.add_argument("--max-bulk", type=int, default=None, help="most intent_ids per bulk notify (default: none)")
-    reading.add_argument(
-        "--max-bulk-status",
-        type=int,
-        choices=MAX_BULK_STATUSES,
-        default=d.max_bulk_status,
-        help="status of a bulk notify over --max-bulk: 400 (JSON) or 413 (a proxy's HTML page) (default: 400)",
+    for option in fields(Reading):
+        _add_option(reading, option.name, option.default, option.metadata)
+    faults = parser.add_argument_group("faults")
+    faults.add_argument(
+        "--fault-rate", type=float, default=0.0, help="probability of a fault per API request (default: 0)"
     )
-    reading.add_argument(
-        "--reset-reading",
-        choices=RESET_READINGS,
-        default=d.reset_reading,
-        help="what X-RateLimit-Reset means (default: %(default)s)",
-    )
-    reading.add_argument(
-        "--refusals", choices=REFUSAL_WORDINGS, default=d.refusals, help="refusal wording (default: %(default)s)"
-    )
-    reading.add_argument(
-        "--create-shape",
-        choices=CREATE_SHAPES,
-        default=d.create_shape,
-        help='201 body of the signup endpoint: {"intent": ...} or the bare intent (default: %(default)s)',
-    )
-    reading.add_argument(
-        "--count-extra",
-        type=int,
-        default=0,
-        help="meta.total_count claims this many items more than a listing serves (default: 0)",
-    )
-    add("--fault-rate", type=float, default=0.0, help="probability of a fault per API request (default: 0)")
-    add(
+    faults.add_argument(
         "--faults",
         type=_kinds,
         default=FAULT_KINDS,
@@ -101,8 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
             f"({','.join(MALFORMED_FAULT_KINDS)}) are drawn only when listed here"
         ),
     )
-    add("--slow-seconds", type=float, default=5.0, help="delay of the 'slow' fault (default: %(default)s)")
-    add("--fault-seed", type=int, default=0, help="seed of the fault draws (default: %(default)s)")
+    faults.add_argument(
+        "--slow-seconds", type=float, default=5.0, help="delay of the 'slow' fault (default: %(default)s)"
+    )
+    faults.add_argument("--fault-seed", type=int, default=0, help="seed of the fault draws (default: %(default)s)")
     return parser
 
 
@@ -112,24 +87,8 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         rate=args.fault_rate, kinds=args.faults, slow_seconds=args.slow_seconds, seed=args.fault_seed
     )
     return SandboxConfig(
-        seed=args.seed,
-        intents=args.intents,
-        variants=args.variants,
-        pending_only=args.pending_only,
-        budget=args.budget,
-        window=args.window,
-        reading=Reading(
-            page_cap=args.page_cap,
-            ignore_per_page=args.ignore_per_page,
-            max_bulk=args.max_bulk,
-            max_bulk_status=args.max_bulk_status,
-            reset_reading=args.reset_reading,
-            refusals=args.refusals,
-            create_shape=args.create_shape,
-            count_extra=args.count_extra,
-        ),
-        api_key=args.api_key,
-        shop_domain=args.shop_domain,
+        **{name: getattr(args, name) for name in SETTINGS},
+        reading=Reading(**{name: getattr(args, name) for name in OPTION_NAMES}),
         faults=faults,
     )
 

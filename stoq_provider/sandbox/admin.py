@@ -5,11 +5,13 @@ Tests use them to reseed data, reconfigure the budget, script faults and inspect
 
 from __future__ import annotations
 
+from dataclasses import Field as Field_
+from dataclasses import fields as dataclass_fields
 from datetime import date
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from starlette.responses import JSONResponse
 
 from stoq_provider.sandbox.admin_intents import add_intents
@@ -18,8 +20,8 @@ from stoq_provider.sandbox.deps import State
 from stoq_provider.sandbox.errors import ApiError
 from stoq_provider.sandbox.faults import FaultSettings, check_kind
 from stoq_provider.sandbox.models import ErrorBody
-from stoq_provider.sandbox.readings import OPTION_NAMES
-from stoq_provider.sandbox.state import SandboxState
+from stoq_provider.sandbox.readings import OPTION_NAMES, Reading
+from stoq_provider.sandbox.state import SETTINGS, SandboxConfig, SandboxState
 
 router = APIRouter(
     prefix=ADMIN_PREFIX,
@@ -33,40 +35,35 @@ class _Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class _ReadingOptions(_Options):
-    """The options of :class:`~stoq_provider.sandbox.readings.Reading`; only those given are changed."""
-
-    page_cap: int | None = Field(default=None, ge=1, le=500)
-    ignore_per_page: bool | None = None
-    max_bulk: int | None = Field(default=None, ge=1, description="null: no maximum")
-    max_bulk_status: int | None = None
-    reset_reading: str | None = None
-    refusals: str | None = None
-    create_shape: str | None = None
-    count_extra: int | None = Field(default=None, ge=0)
-
-    def reading_options(self) -> dict[str, Any]:
-        """The reading options this request names (``max_bulk: null`` included)."""
-        return {name: getattr(self, name) for name in OPTION_NAMES if name in self.model_fields_set}
+def _declared(name: str, option: Field_) -> tuple[Any, Any]:
+    """A pydantic field for one declared option: optional (omitted means "as at startup"), with its limits."""
+    limits = {key: value for key, value in option.metadata.items() if key in ("ge", "gt", "le")}
+    kind: Any = type(option.default) if option.default is not None else (date if name == "anchor" else int)
+    return kind | None, Field(default=None, description=option.metadata.get("help"), **limits)
 
 
-class ResetOptions(_ReadingOptions):
-    """Reseed; omitted values return to the startup configuration."""
+#: Every option of the configuration and of the reading, as the admin API takes them (only those given change).
+_ALL_OPTIONS: dict[str, tuple[Any, Any]] = {
+    **{f.name: _declared(f.name, f) for f in dataclass_fields(SandboxConfig) if f.name in SETTINGS},
+    **{f.name: _declared(f.name, f) for f in dataclass_fields(Reading)},
+}
+ResetOptions = create_model(  # type: ignore[call-overload]
+    "ResetOptions",
+    __config__=ConfigDict(extra="forbid"),
+    __doc__="Reseed; omitted values return to the startup configuration.",
+    **_ALL_OPTIONS,
+)
+ConfigOptions = create_model(  # type: ignore[call-overload]
+    "ConfigOptions",
+    __config__=ConfigDict(extra="forbid"),
+    __doc__="Runtime configuration; changing budget or window empties the window.",
+    **{name: _ALL_OPTIONS[name] for name in ("budget", "window", *OPTION_NAMES)},
+)
 
-    seed: int | None = None
-    intents: int | None = Field(default=None, ge=0, le=2_000_000)
-    variants: int | None = Field(default=None, ge=1, le=100_000)
-    pending_only: bool | None = Field(default=None, description="every intent pending, subscribed, restock")
-    anchor: date | None = Field(default=None, description="the day whose midnight UTC counts as now")
-    budget: int | None = Field(default=None, ge=1)
-    window: float | None = Field(default=None, gt=0)
 
-
-class ConfigOptions(_ReadingOptions):
-    """Runtime configuration; changing budget or window empties the window."""
-
-    budget: int | None = Field(default=None, ge=1)
-    window: float | None = Field(default=None, gt=0)
+def _given(options: BaseModel) -> dict[str, Any]:
+    """The options a request names (``max_bulk: null`` included)."""
+    return {name: getattr(options, name) for name in options.model_fields_set}
 
 
 class FaultOptions(_Options):
@@ -120,12 +117,10 @@ async def stats(state: State) -> dict[str, Any]:
 
 
 @router.post("/reset")
-async def reset(state: State, options: ResetOptions | None = None) -> dict[str, Any]:
+async def reset(state: State, options: ResetOptions | None = None) -> dict[str, Any]:  # type: ignore[valid-type]
     """Reseed the data; clear the ledger, statistics, faults and budget window."""
-    options = options or ResetOptions()
-    values = options.model_dump(exclude=set(OPTION_NAMES))
     try:
-        state.reset(**values, **options.reading_options())
+        state.reset(**(_given(options) if options is not None else {}))
     except ValueError as exc:
         raise ApiError.of(400, str(exc)) from None
     return {
@@ -143,14 +138,16 @@ async def get_config(state: State) -> dict[str, Any]:
 
 
 @router.post("/config")
-async def set_config(state: State, options: ConfigOptions) -> dict[str, Any]:
+async def set_config(state: State, options: ConfigOptions) -> dict[str, Any]:  # type: ignore[valid-type]
     """Change the budget, window and/or the reading of the undocumented behaviours."""
+    given = _given(options)
+    budget, window = given.pop("budget", None), given.pop("window", None)
     try:
-        reading = state.reading.with_options(**options.reading_options())
+        reading = state.reading.with_options(**given)
     except ValueError as exc:
         raise ApiError.of(400, str(exc)) from None
-    if options.budget is not None or options.window is not None:
-        state.budget.configure(limit=options.budget, window=options.window)
+    if budget is not None or window is not None:
+        state.budget.configure(limit=budget, window=window)
     state.set_reading(reading)
     return _config(state)
 

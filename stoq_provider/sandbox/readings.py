@@ -12,7 +12,7 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 #: ``X-RateLimit-Reset`` readings: the end of a fixed window; in a rolling window, the moment the oldest charge
@@ -51,14 +51,27 @@ class Reading:
         (a server whose listing falls short of its own count).
     """
 
-    page_cap: int = 500
-    ignore_per_page: bool = False
-    max_bulk: int | None = None
-    max_bulk_status: int = 400
-    reset_reading: str = RESET_ROLLING_NEWEST
-    refusals: str = REFUSALS_DEFAULT
-    create_shape: str = CREATE_WRAPPED
-    count_extra: int = 0
+    page_cap: int = field(default=500, metadata={"help": "most items a page holds, whatever per_page asks (1 to 500)"})
+    ignore_per_page: bool = field(default=False, metadata={"help": "serve --page-cap items whatever is asked"})
+    max_bulk: int | None = field(default=None, metadata={"help": "most intent_ids per bulk notify (default: none)"})
+    max_bulk_status: int = field(
+        default=400,
+        metadata={"help": "status over --max-bulk: 400 (JSON) or 413 (a proxy's HTML page)", "choices": (400, 413)},
+    )
+    reset_reading: str = field(
+        default=RESET_ROLLING_NEWEST,
+        metadata={"help": "what X-RateLimit-Reset means", "choices": ("fixed", "rolling-oldest", "rolling-newest")},
+    )
+    refusals: str = field(
+        default=REFUSALS_DEFAULT, metadata={"help": "refusal wording", "choices": ("default", "alternative")}
+    )
+    create_shape: str = field(
+        default=CREATE_WRAPPED,
+        metadata={"help": 'the signup 201 body: {"intent": ...} or the bare intent', "choices": ("wrapped", "bare")},
+    )
+    count_extra: int = field(
+        default=0, metadata={"help": "meta.total_count claims this many items more than a listing serves"}
+    )
 
     def __post_init__(self) -> None:
         checks = (

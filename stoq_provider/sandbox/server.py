@@ -20,10 +20,9 @@ from types import TracebackType
 from typing import Any
 
 from stoq_provider.sandbox.app import OPENAPI_PATH, create_app
-from stoq_provider.sandbox.constants import ADMIN_PREFIX, DEFAULT_API_KEY, DEFAULT_SHOP_DOMAIN, EXTERNAL_PREFIX
-from stoq_provider.sandbox.readings import DEFAULT_READING
+from stoq_provider.sandbox.constants import ADMIN_PREFIX, EXTERNAL_PREFIX
 from stoq_provider.sandbox.runners import ProcessRunner, SandboxStartError, ThreadRunner
-from stoq_provider.sandbox.state import SandboxConfig, SandboxState
+from stoq_provider.sandbox.state import SETTINGS, SandboxConfig, SandboxState
 
 
 class SandboxAdminError(RuntimeError):
@@ -40,38 +39,22 @@ class SandboxServer:
 
     ``subprocess=False`` runs uvicorn in a daemon thread of this process; ``subprocess=True`` runs
     ``python -m stoq_provider.sandbox`` as a child process (terminated by :meth:`stop`). ``port=0``
-    picks a free port. ``reading`` takes the options of :class:`~stoq_provider.sandbox.readings.Reading`,
-    the behaviours STOQ's docs leave open (``page_cap=100``, ``max_bulk=100``, ``reset_reading="fixed"``...).
+    picks a free port. ``options`` are those of :class:`~stoq_provider.sandbox.state.SandboxConfig` (``intents``,
+    ``variants``, ``budget``, ``window``, ``pending_only``, ``seed``, ``anchor``, ``api_key``, ``shop_domain``) and
+    of :class:`~stoq_provider.sandbox.readings.Reading`, the behaviours STOQ's docs leave open (``page_cap=100``,
+    ``max_bulk=100``, ``reset_reading="fixed"``...).
     """
 
     def __init__(
         self,
         *,
-        seed: int = 0,
-        intents: int = 200,
-        variants: int = 5,
-        budget: int = 360,
-        window: float = 60.0,
-        api_key: str = DEFAULT_API_KEY,
-        shop_domain: str = DEFAULT_SHOP_DOMAIN,
         host: str = "127.0.0.1",
         port: int = 0,
         subprocess: bool = False,
-        pending_only: bool = False,
         startup_timeout: float = 30.0,
-        **reading: Any,
+        **options: Any,
     ) -> None:
-        self.config = SandboxConfig(
-            seed=seed,
-            intents=intents,
-            variants=variants,
-            pending_only=pending_only,
-            budget=budget,
-            window=window,
-            reading=DEFAULT_READING.with_options(**reading),
-            api_key=api_key,
-            shop_domain=shop_domain,
-        )
+        self.config = SandboxConfig().with_options(**options)
         self.host = host
         self.port = port
         self.subprocess = subprocess
@@ -87,27 +70,16 @@ class SandboxServer:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def _cli_args(self) -> list[str]:
-        c = self.config
-        args = [
-            "--seed",
-            str(c.seed),
-            "--intents",
-            str(c.intents),
-            "--variants",
-            str(c.variants),
-            "--budget",
-            str(c.budget),
-            "--window",
-            str(c.window),
-            "--api-key",
-            c.api_key,
-            "--shop-domain",
-            c.shop_domain,
-        ]
-        args += c.reading.cli_args()
-        if c.pending_only:
-            args.append("--pending-only")
-        return args
+        """The command line of the child process: every option, since the command line's defaults differ."""
+        args: list[str] = []
+        for name in SETTINGS:
+            value = getattr(self.config, name)
+            flag = "--" + name.replace("_", "-")
+            if isinstance(value, bool):
+                args += [flag] if value else []
+            elif value is not None:
+                args += [flag, str(value)]
+        return args + self.config.reading.cli_args()
 
     def start(self) -> SandboxServer:
         """Start serving and wait until the server answers; returns ``self``."""

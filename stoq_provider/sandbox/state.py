@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from typing import Any
 
@@ -18,26 +18,57 @@ from stoq_provider.sandbox.catalog import Catalog
 from stoq_provider.sandbox.constants import DEFAULT_API_KEY, DEFAULT_SHOP_DOMAIN
 from stoq_provider.sandbox.faults import FaultPolicy, FaultSettings
 from stoq_provider.sandbox.ledger import Ledger, Stats
-from stoq_provider.sandbox.readings import DEFAULT_READING, Reading
+from stoq_provider.sandbox.readings import DEFAULT_READING, OPTION_NAMES, Reading
 from stoq_provider.sandbox.seeding import Customer, SeedOptions, generate, make_customer, seeded_uuid
 from stoq_provider.sandbox.store import IntentStore
 
 
+def _option(default: Any, help: str, **limits: Any) -> Any:
+    """A configuration field with its help text (command line) and limits (admin API)."""
+    return field(default=default, metadata={"help": help, **limits})
+
+
 @dataclass(frozen=True)
 class SandboxConfig:
-    """How a sandbox starts, and what ``reset()`` without arguments returns to."""
+    """How a sandbox starts, and what ``reset()`` without arguments returns to.
 
-    seed: int = 0
-    intents: int = 200
-    variants: int = 5
-    pending_only: bool = False
-    anchor: date | None = None
-    budget: int = 360
-    window: float = 60.0
+    Every option is declared here once: ``SandboxServer``'s keyword arguments, the command line
+    (``python -m stoq_provider.sandbox``), the child process's arguments and the admin ``reset`` all come from
+    these fields, and the reading's options from :class:`~stoq_provider.sandbox.readings.Reading`'s.
+    """
+
+    seed: int = _option(0, "seed of the generated data")
+    intents: int = _option(200, "number of intents to generate", ge=0, le=2_000_000)
+    variants: int = _option(5, "number of variants, 2 per product", ge=1, le=100_000)
+    pending_only: bool = _option(False, "every generated intent pending, subscribed, restock")
+    anchor: date | None = field(
+        default=None, metadata={"help": "the day whose midnight UTC counts as now, YYYY-MM-DD (default: today)"}
+    )
+    budget: int = _option(360, "rate budget in points per window", ge=1)
+    window: float = _option(60.0, "rate window in seconds", gt=0)
+    api_key: str = _option(DEFAULT_API_KEY, "the accepted X-Auth-Token")
+    shop_domain: str = _option(DEFAULT_SHOP_DOMAIN, "the accepted shop domain")
     reading: Reading = DEFAULT_READING
-    api_key: str = DEFAULT_API_KEY
-    shop_domain: str = DEFAULT_SHOP_DOMAIN
     faults: FaultSettings = field(default_factory=FaultSettings)
+
+    def with_options(self, **options: Any) -> SandboxConfig:
+        """A copy with some options changed; the reading's options (``page_cap=100``...) change the reading.
+
+        Raises ``ValueError`` for an unknown option or a bad reading.
+        """
+        reading = {name: options.pop(name) for name in list(options) if name in OPTION_NAMES}
+        unknown = sorted(set(options) - set(SETTINGS))
+        if unknown:
+            raise ValueError(f"unknown sandbox option(s) {unknown}; choose from {[*SETTINGS, *OPTION_NAMES]}")
+        return replace(self, **options, reading=self.reading.with_options(**reading))
+
+    def seed_options(self) -> SeedOptions:
+        """What to generate."""
+        return SeedOptions(**{option.name: getattr(self, option.name) for option in fields(SeedOptions)})
+
+
+#: The configuration's own options (the reading's and the faults' have their own declarations).
+SETTINGS: tuple[str, ...] = tuple(f.name for f in fields(SandboxConfig) if f.name not in ("reading", "faults"))
 
 
 class SandboxState:
@@ -62,17 +93,7 @@ class SandboxState:
         self.seed_options = SeedOptions()
         self.rng = random.Random()
         self._next_customer = 0
-        self._load(self._seed_options_from(self.config))
-
-    @staticmethod
-    def _seed_options_from(config: SandboxConfig) -> SeedOptions:
-        return SeedOptions(
-            seed=config.seed,
-            intents=config.intents,
-            variants=config.variants,
-            pending_only=config.pending_only,
-            anchor=config.anchor,
-        )
+        self._load(self.config.seed_options())
 
     def _load(self, options: SeedOptions) -> None:
         result = generate(options)
@@ -97,41 +118,21 @@ class SandboxState:
         """The sandbox clock (Unix seconds)."""
         return self.clock()
 
-    def reset(
-        self,
-        *,
-        seed: int | None = None,
-        intents: int | None = None,
-        variants: int | None = None,
-        pending_only: bool | None = None,
-        anchor: date | None = None,
-        budget: int | None = None,
-        window: float | None = None,
-        **reading: Any,
-    ) -> None:
+    def reset(self, **options: Any) -> None:
         """Reseed the data and clear the ledger, statistics, faults and budget window.
 
-        Omitted options return to the startup configuration (so ``reset()`` alone restores the state
-        the server started with, except that faults are always cleared). ``reading`` takes the options of
-        :class:`~stoq_provider.sandbox.readings.Reading` (``page_cap=100``, ``reset_reading="fixed"``...).
+        ``options`` are :class:`SandboxConfig`'s and the reading's (``intents=500``, ``page_cap=100``...); omitted
+        ones return to the startup configuration (so ``reset()`` alone restores the state the server started
+        with, except that faults are always cleared). Raises ``ValueError`` for an unknown or bad option.
         """
-        self.set_reading(self.config.reading.with_options(**reading))
-        config = self.config
-        options = SeedOptions(
-            seed=config.seed if seed is None else seed,
-            intents=config.intents if intents is None else intents,
-            variants=config.variants if variants is None else variants,
-            pending_only=config.pending_only if pending_only is None else pending_only,
-            anchor=config.anchor if anchor is None else anchor,
-        )
-        self.budget.configure(
-            limit=budget if budget is not None else self.config.budget,
-            window=window if window is not None else self.config.window,
-        )
+        config = self.config.with_options(**options)
+        self.set_reading(config.reading)
+        self.api_key, self.shop_domain = config.api_key, config.shop_domain
+        self.budget.configure(limit=config.budget, window=config.window)
         self.faults.clear()
         self.ledger.clear()
         self.stats.clear()
-        self._load(options)
+        self._load(config.seed_options())
 
     def new_customer(self) -> Customer:
         """A fresh fake customer, unique within this data set."""
