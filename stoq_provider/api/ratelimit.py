@@ -139,22 +139,16 @@ class RateBudget:
             self._not_before = max(self._not_before, at) if at > now else self._not_before
             return max(0.0, at - now)
 
-    def _available(self, at: float, returns: list[tuple[float, int]]) -> int:
-        assert self.remaining is not None
-        back = sum(points for leaves, points in returns if leaves <= at)
-        return self.remaining - self._in_flight + back
-
     def _time_for(self, cost: int, start: float) -> float | None:
         """The first moment from ``start`` when ``cost`` points are surely free, if the view can tell."""
         assert self.remaining is not None
-        if self.remaining - self._in_flight >= cost:
+        free = self.remaining - self._in_flight
+        if free >= cost:
             return start  # the common case: no need to know when own charges return
-        returns = self._returns()
-        if self._available(start, returns) >= cost:
-            return start
-        for leaves, _ in returns:
-            if leaves > start and self._available(leaves, returns) >= cost:
-                return leaves
+        for leaves, points in self._returns():  # sorted by time: one pass, points accumulate
+            free += points
+            if free >= cost:
+                return max(start, leaves)
         return None
 
     def _fresh_window(self, start: float) -> float:

@@ -188,7 +188,7 @@ class StoqHook(BaseHook):
         :param end_date: created on or before this day.
         :param notified: ``False`` for intents not yet sent, ``True`` for sent ones, ``None`` for all.
         """
-        filters = self.intent_filters(
+        filters = validation.intent_filters(
             shopify_variant_id=shopify_variant_id,
             shopify_product_id=shopify_product_id,
             email=email,
@@ -196,33 +196,9 @@ class StoqHook(BaseHook):
             start_date=start_date,
             end_date=end_date,
             notified=notified,
+            mask=mask_secret,
         )
         return self._pages(filters)
-
-    @staticmethod
-    def intent_filters(
-        *,
-        shopify_variant_id: Any = None,
-        shopify_product_id: Any = None,
-        email: str | None = None,
-        phone: str | None = None,
-        start_date: Any = None,
-        end_date: Any = None,
-        notified: bool | None = None,
-        mask: Callable[[str], None] | None = None,
-    ) -> dict[str, Any]:
-        """Validate :meth:`list_intents` filters into query values (see :func:`~stoq_provider.api.validation.
-        intent_filters`); ``email`` and ``phone`` are registered with Airflow's secrets masker (or ``mask``)."""
-        return validation.intent_filters(
-            shopify_variant_id=shopify_variant_id,
-            shopify_product_id=shopify_product_id,
-            email=email,
-            phone=phone,
-            start_date=start_date,
-            end_date=end_date,
-            notified=notified,
-            mask=mask or mask_secret,
-        )
 
     def _pages(self, filters: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         from stoq_provider.api.contract import parse_intents_page
