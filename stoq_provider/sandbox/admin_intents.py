@@ -65,7 +65,7 @@ def build_intent(state: SandboxState, fields: Mapping[str, Any]) -> IntentRecord
     if "updated_at" not in fields:
         record["updated_at"] = max(value for name in INTENT_TIME_FIELDS if (value := record[name]) is not None)
     try:
-        # The Intent model has exactly IntentRecord's fields.
+        # The Intent model's fields are IntentRecord's (derived from it).
         validated = cast("IntentRecord", Intent.model_validate(record).model_dump())
     except ValidationError as exc:
         raise ApiError.of(400, describe_validation_errors(exc.errors())) from None

@@ -10,9 +10,11 @@ annotations describe what the contract asks for; they change the document, never
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, WithJsonSchema
+
+from stoq_provider.sandbox.store import INTENT_TIME_FIELDS, IntentRecord
 
 #: An ISO 8601 date-time (the sandbox writes ``YYYY-MM-DDTHH:MM:SSZ``, UTC).
 DateTime = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
@@ -59,35 +61,34 @@ class PageMeta(BaseModel):
     total_pages: int
 
 
+#: What the OpenAPI document says of some of the intent's fields (the fields themselves: ``IntentRecord``).
+_INTENT_FIELD_DOCS = {
+    "id": "The intent ID (UUID-like)",
+    "channel": "e.g. email, sms, push",
+    "notified_at": "null until the intent is sent",
+}
+
+
+def _intent_annotations() -> dict[str, Any]:
+    """The Intent model's fields, derived from :class:`~stoq_provider.sandbox.store.IntentRecord` (declared
+    once there): date-times documented as such, ``type`` as the contract's enum, some fields described."""
+    fields: dict[str, Any] = {}
+    for name, declared in get_type_hints(IntentRecord).items():
+        hint: Any = declared
+        if name in INTENT_TIME_FIELDS:
+            hint = DateTime | None if type(None) in get_args(declared) else DateTime
+        if name == "type":
+            hint = Annotated[hint, _contract({"type": "string", "enum": list(INTENT_TYPES)})]
+        if name in _INTENT_FIELD_DOCS:
+            hint = Annotated[hint, Field(description=_INTENT_FIELD_DOCS[name])]
+        fields[name] = hint
+    return fields
+
+
 class Intent(BaseModel):
     """One customer's request to be told when one variant is back in stock."""
 
-    id: str = Field(description="The intent ID (UUID-like)")
-    type: Annotated[str, _contract({"type": "string", "enum": list(INTENT_TYPES)})]
-    channel: str = Field(description="e.g. email, sms, push")
-    email: str | None
-    phone: str | None
-    contact: str | None
-    customer_name: str | None
-    customer_id: str
-    shop_id: str
-    product_variant_id: str
-    intent_trigger_id: str | None
-    shopify_variant_id: int
-    shopify_product_id: int
-    shopify_inventory_item_id: int | None
-    shopify_market_id: int | None
-    quantity: int
-    sent_notifications_count: int
-    notifications_count: int
-    optin_confirmed: bool
-    accepts_marketing: bool
-    notified_at: DateTime | None = Field(description="null until the intent is sent")
-    blocked_at: DateTime | None
-    unsubscribed_at: DateTime | None
-    customer_unsubscribed_at: DateTime | None
-    created_at: DateTime
-    updated_at: DateTime
+    __annotations__ = _intent_annotations()
 
 
 # -- authenticated endpoints ----------------------------------------------------------------------
