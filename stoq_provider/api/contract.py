@@ -316,6 +316,66 @@ def parse_demand_page(body: Any) -> tuple[list[dict[str, Any]], dict[str, Any], 
     return [dict(item) for item in items], meta, has_next if isinstance(has_next, bool) else None
 
 
+def parse_deleted_count(body: Any) -> int:
+    """The ``deleted_count`` of a bulk destroy answer."""
+    count = body.get("deleted_count") if isinstance(body, Mapping) else None
+    if not isinstance(count, int) or isinstance(count, bool):
+        raise shape_error(
+            "delete_intents",
+            'an object with an integer "deleted_count"',
+            outcome="Whether STOQ deleted the intents is unknown: list them before deleting again.",
+        )
+    return count
+
+
+def parse_created_intent(body: Any, *, secrets: tuple[str | None, ...] = ()) -> dict[str, Any]:
+    """The Intent object of the signup endpoint's answer, whether STOQ wraps it (``{"intent": {...}}``) or not
+    (the bare Intent); any other object is returned as STOQ sent it.
+
+    A ``200`` that carries ``errors`` is raised as :class:`StoqRequestError`, with ``secrets`` (the customer's
+    contact) redacted from STOQ's text.
+    """
+    if isinstance(body, Mapping) and body.get("errors"):
+        errors = body["errors"]
+        text = "; ".join(map(str, errors)) if isinstance(errors, list) else str(errors)
+        raise StoqRequestError(
+            f"STOQ processed create_intent but reported errors: {redact(text, *secrets)}", status_code=200
+        )
+    if not isinstance(body, Mapping):
+        raise shape_error(
+            "create_intent",
+            "a JSON object",
+            outcome="Whether STOQ created the intent is unknown: check with list_intents before signing up "
+            "the customer again.",
+        )
+    inner = body.get("intent")
+    if isinstance(inner, Mapping) and "id" not in body:
+        return dict(inner)
+    return dict(body)
+
+
+#: Already-sent IDs named in ``delete_intents``' error before the rest are only counted.
+NAMED_SENT_IDS = 20
+
+
+def already_sent_error(exc: StoqRequestError) -> StoqRequestError:
+    """``delete_intents``' ``422``: nothing deleted because some IDs were sent; name them (up to 20)."""
+    sent = exc.sent_intent_ids
+    if sent:
+        named = ", ".join(sent[:NAMED_SENT_IDS])
+        more = f" and {len(sent) - NAMED_SENT_IDS} more" if len(sent) > NAMED_SENT_IDS else ""
+        what = f"{len(sent)} of the intents were already sent: {named}{more}"
+    else:
+        what = "some of the intents were already sent (STOQ did not say which)"
+    return StoqRequestError(
+        f"STOQ deleted nothing (422, all or nothing): {what}. Only unsent intents can be deleted: leave those "
+        "out and delete again.",
+        status_code=422,
+        reason=exc.reason,
+        sent_intent_ids=sent,
+    )
+
+
 _ALREADY_NOTIFIED = re.compile(r"already\s+(?:been\s+)?(?:notified|sent)", re.IGNORECASE)
 
 

@@ -42,7 +42,7 @@ from stoq_provider.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from stoq_provider.api.client import StoqClient
+    from stoq_provider.api.interface import ClientInterface
 
 #: Seconds of clock difference tolerated when deciding whether a ``notified_at`` is from our own request.
 CLOCK_TOLERANCE = 2.0
@@ -143,7 +143,7 @@ class BatchCap:
 class NotifyRunner:
     """Send restock alerts for a list of intent IDs, batch by batch, exactly once each.
 
-    :param hook: the client to send through (a :class:`~stoq_provider.hooks.stoq.StoqHook`).
+    :param client: the client to send through (a :class:`~stoq_provider.api.client.StoqClient`, e.g. the hook).
     :param allow_resend: the caller's wish to alert again customers already alerted; retries never use it.
     :param batch_size: IDs per bulk request (fewer if STOQ refuses that many).
     :param single: use the single-intent endpoint (``notify_intent``) instead of the bulk one.
@@ -153,7 +153,7 @@ class NotifyRunner:
 
     def __init__(
         self,
-        hook: StoqClient,
+        client: ClientInterface,
         *,
         allow_resend: bool,
         batch_size: int = 1,
@@ -161,13 +161,13 @@ class NotifyRunner:
         progress: Callable[[BulkNotifyResult], None] | None = None,
         listings: Mapping[Any, Sequence[str]] | None = None,
     ) -> None:
-        self.hook = hook
+        self.client = client
         self.allow_resend = allow_resend
         self.cap = BatchCap(1 if single else batch_size)
         self.single = single
         self.progress = progress
-        self.reader = IntentReader(hook, listings)
-        self.log = hook.log
+        self.reader = IntentReader(client, listings)
+        self.log = client.log
         self._cap_reported = False
 
     def run(self, ids: Sequence[str]) -> BulkNotifyResult:
@@ -229,7 +229,7 @@ class NotifyRunner:
 
     def _deliver(self, batch: list[str], result: BulkNotifyResult) -> None:
         state = _Batch(pending=batch, resend=self.allow_resend)
-        settings = self.hook.settings
+        settings = self.client.settings
         try:
             for attempt in Retrying(**resend_retry_kwargs(settings, self.log)):
                 with attempt:
@@ -267,10 +267,10 @@ class NotifyRunner:
 
     def _call(self, ids: list[str], resend: bool) -> tuple[list[str], list[tuple[str, str]]]:
         if not self.single:
-            return parse_bulk_notify(self.hook.send(contract.bulk_notify(ids, allow_resend=resend)))
+            return parse_bulk_notify(self.client.send(contract.bulk_notify(ids, allow_resend=resend)))
         (iid,) = ids
         try:
-            check_notify_answer(self.hook.send(contract.notify_intent(iid, allow_resend=resend)), iid)
+            check_notify_answer(self.client.send(contract.notify_intent(iid, allow_resend=resend)), iid)
         except StoqRequestError as exc:
             if exc.status_code != 422:
                 raise
@@ -297,7 +297,7 @@ class NotifyRunner:
             if not state.resend and means_already_notified(error):
                 (result.sent if state.recovering else result.already_notified).append(iid)
             elif _recognised(error):
-                result.failed.append((iid, redact(error, self.hook.settings.api_key)))
+                result.failed.append((iid, redact(error, self.client.settings.api_key)))
             else:
                 unclear[iid] = error
         if unclear:
@@ -315,7 +315,7 @@ class NotifyRunner:
         states = self._read(list(refusals), state, result)
         for iid, error in refusals.items():
             found = states[iid]
-            reason = redact(error, self.hook.settings.api_key)
+            reason = redact(error, self.client.settings.api_key)
             if found.kind == NOTIFIED and not state.resend:
                 (result.sent if state.recovering else result.already_notified).append(iid)
             elif found.kind == MISSING:

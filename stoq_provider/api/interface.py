@@ -1,5 +1,5 @@
-"""What the delivery algorithm needs of a STOQ client: a typed protocol, so that :mod:`stoq_provider.api`
-depends on no hook (the hook satisfies it; so would any other client of the contract)."""
+"""What the delivery algorithm needs of a STOQ client: a typed protocol, so that delivery and read-back depend
+on no concrete client (:class:`~stoq_provider.api.client.StoqClient` and the hook built on it satisfy it)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ if TYPE_CHECKING:
     from stoq_provider.api.settings import StoqSettings
 
 
-class StoqClient(Protocol):
-    """A synchronous STOQ client: :class:`~stoq_provider.hooks.stoq.StoqHook` is one."""
+class ClientInterface(Protocol):
+    """A synchronous STOQ client: :class:`~stoq_provider.api.client.StoqClient` is one."""
 
     @property
     def settings(self) -> StoqSettings:

@@ -27,7 +27,7 @@ from stoq_provider.api.paging import Listing, intent_key
 from stoq_provider.exceptions import StoqNotFoundError
 
 if TYPE_CHECKING:
-    from stoq_provider.api.client import StoqClient
+    from stoq_provider.api.interface import ClientInterface
 
 PENDING = "pending"
 NOTIFIED = "notified"
@@ -51,13 +51,13 @@ class IntentState:
 class IntentReader:
     """Reads the state of intents for one delivery run.
 
-    :param hook: the hook to read through.
+    :param client: the client to read through.
     :param listings: per Shopify variant, the IDs of its pending listing in the order STOQ listed them (the
         intents the run was chosen from, skipped ones included); ``None`` when unknown.
     """
 
-    def __init__(self, hook: StoqClient, listings: Mapping[Any, Sequence[str]] | None = None) -> None:
-        self.hook = hook
+    def __init__(self, client: ClientInterface, listings: Mapping[Any, Sequence[str]] | None = None) -> None:
+        self.client = client
         self.order: dict[str, list[str]] = {str(v): [str(i) for i in ids] for v, ids in (listings or {}).items()}
         self.variant_of = {iid: variant for variant, ids in self.order.items() for iid in ids}
         self.rank = {iid: rank for ids in self.order.values() for rank, iid in enumerate(ids)}
@@ -89,7 +89,7 @@ class IntentReader:
         for iid in ids:
             self.requests += 1
             try:
-                intent = self.hook.get_intent(iid)
+                intent = self.client.get_intent(iid)
             except StoqNotFoundError:
                 states[iid] = IntentState(MISSING)
                 continue
@@ -106,7 +106,7 @@ class IntentReader:
             listing = Listing("list_intents", "intents", key=intent_key, asked=MAX_PER_PAGE, verify=False, start=start)
             restart = False
             while listing.next_page():
-                body = self.hook.send(
+                body = self.client.send(
                     contract.list_intents({"shopify_variant_id": variant, "notified": False}, page=listing.page)
                 )
                 self.requests += 1
@@ -130,7 +130,7 @@ class IntentReader:
 
     def _start_page(self, variant: str, first: int, gone: Collection[str]) -> int:
         """The page holding the last intent believed still pending before the batch (1 when unknown)."""
-        size = self.hook.served_per_page
+        size = self.client.served_per_page
         if not size:
             return 1
         before = sum(1 for iid in self.order[variant][:first] if iid not in gone)

@@ -72,6 +72,12 @@ class StoqSettings:
     max_rate_limit_wait: float = EXTRA_DEFAULTS["max_rate_limit_wait"]
     ca_bundle: str | None = None
 
+    def __post_init__(self) -> None:
+        # Settings built directly (a StoqClient outside Airflow) get the same two guards as a connection's.
+        if not self.api_key or not self.api_key.strip():
+            raise StoqConfigError(f"Connection {self.conn_id!r} has no API key.")
+        check_url_security(self.base_url, conn_id=self.conn_id)
+
     @property
     def public_intents_url(self) -> str:
         """The public storefront endpoint that creates intents (outside ``/external``, no API key)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from stoq_provider.exceptions import StoqConfigError
@@ -125,3 +125,60 @@ def intent_filters(
         "end_date": end,
         "notified": notified,
     }
+
+
+CHANNELS = ("email", "sms", "push")
+TRANSFER_TYPES = ("unsent", "sent", "all")
+
+
+def signup_body(
+    *,
+    shopify_variant_id: Any,
+    shopify_product_id: Any,
+    channel: str,
+    quantity: Any,
+    email: str | None,
+    phone: str | None,
+    shopify_market_id: Any,
+    source: str,
+    customer: Mapping[str, Any] | None,
+    product: Mapping[str, Any] | None,
+    mask: Callable[[str], None],
+) -> dict[str, Any]:
+    """Validate a storefront signup into the body of ``POST /api/v1/intents.json``.
+
+    The customer's e-mail and phone are handed to ``mask`` before any request carries them.
+    """
+    channel = choice(channel, "channel", CHANNELS)
+    intent: dict[str, Any] = {
+        "shopify_variant_id": shopify_id(shopify_variant_id, "shopify_variant_id"),
+        "shopify_product_id": shopify_id(shopify_product_id, "shopify_product_id"),
+        "channel": channel,
+        "quantity": positive_int(quantity, "quantity"),
+        "source": source,
+    }
+    if shopify_market_id is not None:
+        intent["shopify_market_id"] = shopify_id(shopify_market_id, "shopify_market_id")
+    person = dict(customer or {})
+    if email is not None:
+        if "@" not in email:
+            raise StoqConfigError(
+                "email does not look like an e-mail address (no '@'); pass the customer's address, "
+                "e.g. 'name@example.com'."
+            )
+        person["email"] = email.strip()
+        mask(person["email"])
+    if phone is not None:
+        digits = "".join(ch for ch in str(phone) if ch not in " -().+")
+        if not digits.isdigit():
+            raise StoqConfigError("phone must contain digits only (country code first, no '+').")
+        person["phone"] = digits
+        mask(digits)
+    if channel == "email" and not person.get("email"):
+        raise StoqConfigError("channel 'email' needs email=...: pass the customer's e-mail address.")
+    if channel == "sms" and not person.get("phone"):
+        raise StoqConfigError("channel 'sms' needs phone=...: pass the customer's phone, digits only.")
+    body: dict[str, Any] = {"intent": intent, "customer": person}
+    if product:
+        body["product"] = dict(product)
+    return body

@@ -1,20 +1,16 @@
-"""An async STOQ hook for triggers: the same contract, pacing and retries as ``StoqHook``, on httpx."""
+"""The async STOQ hook for triggers: :class:`~stoq_provider.api.client_async.AsyncStoqClient` with its API key
+in an Airflow connection, read without blocking the event loop."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow.sdk import BaseHook
 
-from stoq_provider.api import contract, validation
-from stoq_provider.api.contract import MAX_PER_PAGE
+from stoq_provider.api.client_async import BaseAsyncStoqClient
 from stoq_provider.api.settings import StoqSettings
 from stoq_provider.hooks.connection import amask_secret, missing_connection
-
-if TYPE_CHECKING:
-    from stoq_provider.api.transport.aio import AsyncTransport
 
 
 @dataclass(frozen=True)
@@ -33,7 +29,7 @@ class _ResolvedConnection:
     extra_dejson: dict[str, Any] = field(repr=False)
 
 
-class StoqAsyncHook(BaseHook):
+class StoqAsyncHook(BaseHook, BaseAsyncStoqClient):
     """Read STOQ intents without blocking the event loop (used by :class:`StoqPendingIntentsTrigger`).
 
     Same connection (conn type ``stoq``, default ``stoq_default``), same filters, validation and paging as
@@ -60,7 +56,6 @@ class StoqAsyncHook(BaseHook):
     def __init__(self, stoq_conn_id: str = default_conn_name, *, logger_name: str | None = None) -> None:
         super().__init__(logger_name=logger_name)
         self.stoq_conn_id = stoq_conn_id
-        self._transport: AsyncTransport | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(stoq_conn_id={self.stoq_conn_id!r})"
@@ -103,71 +98,6 @@ class StoqAsyncHook(BaseHook):
             self.log.warning("STOQ connection %r uses plain http:// (%s).", self.stoq_conn_id, settings.base_url)
         return settings
 
-    async def transport(self) -> AsyncTransport:
-        """The async transport (one ``httpx.AsyncClient``), built on first use."""
-        if self._transport is None:
-            from stoq_provider.api.redaction import install_query_filter
-            from stoq_provider.api.transport.aio import AsyncTransport
-
-            install_query_filter("httpx")
-            self._transport = AsyncTransport(await self.get_settings(), self.log)
-        return self._transport
-
-    def redact(self, message: str) -> str:
-        """``message`` without the API key (once the connection was read) or e-mail addresses."""
-        from stoq_provider.api.redaction import scrub
-
-        key = self._transport.settings.api_key if self._transport is not None else None
-        return scrub(message.replace(key, "***") if key else message)
-
-    async def aclose(self) -> None:
-        """Close the HTTP client (safe to call more than once, or before any request)."""
-        transport, self._transport = self._transport, None
-        if transport is not None:
-            await transport.aclose()
-
-    async def list_intents(
-        self,
-        *,
-        shopify_variant_id: int | str | None = None,
-        shopify_product_id: int | str | None = None,
-        email: str | None = None,
-        phone: str | None = None,
-        start_date: Any = None,
-        end_date: Any = None,
-        notified: bool | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Every intent matching the filters, paged and checked for completeness as :meth:`StoqHook.list_intents`.
-
-        The filters are validated on the first iteration, before any request.
-
-        :param shopify_variant_id: only intents for this Shopify variant.
-        :param shopify_product_id: only intents for this Shopify product.
-        :param email: only this customer's intents (never logged).
-        :param phone: only this customer's intents (never logged).
-        :param start_date: created on or after this day (``date``, ``datetime``, pendulum or ``YYYY-MM-DD``).
-        :param end_date: created on or before this day.
-        :param notified: ``False`` for intents not yet sent, ``True`` for sent ones, ``None`` for all.
-        """
-        from stoq_provider.api.contract import parse_intents_page
-        from stoq_provider.api.paging import Listing, intent_key
-
-        contacts: list[str] = []
-        checked: Mapping[str, Any] = validation.intent_filters(
-            shopify_variant_id=shopify_variant_id,
-            shopify_product_id=shopify_product_id,
-            email=email,
-            phone=phone,
-            start_date=start_date,
-            end_date=end_date,
-            notified=notified,
-            mask=contacts.append,
-        )
-        for contact in contacts:
-            await amask_secret(contact)
-        transport = await self.transport()
-        listing = Listing("list_intents", "intents", key=intent_key, asked=MAX_PER_PAGE, log=self.log)
-        while listing.next_page():
-            body = await transport.send(contract.list_intents(checked, page=listing.page))
-            for intent in listing.take(*parse_intents_page(body)):
-                yield intent
+    async def amask_secret(self, value: str) -> None:
+        """Register a customer's contact with Airflow's secrets masker without blocking the loop."""
+        await amask_secret(value)
