@@ -197,13 +197,25 @@ def _as_number(value: Any, name: str, conn_id: str, *, integer: bool) -> Any:
 
 
 def build_base_url(host: str | None, schema: str | None, port: int | None, *, conn_id: str) -> str:
-    """Turn the connection's host (a full URL or a bare host name), schema and port into the API base URL."""
+    """Turn the connection's host, schema and port into the API base URL.
+
+    ``host`` is a full URL (``http://127.0.0.1:8765/api/v1/external``) or a bare host name (``https`` is then
+    assumed). ``schema`` is either the scheme (``http``/``https``, as Airflow's HTTP connections use it) or the
+    path: Airflow's URI form puts a URI's path there, so ``stoq://http://:KEY@127.0.0.1:8765/api/v1/external``
+    is understood. A path given twice (in the host URL and in the schema) is refused, showing the right form.
+    """
     host = (host or "").strip()
+    schema = (schema or "").strip()
     if not host:
+        if schema:
+            raise StoqConfigError(
+                f"Connection {conn_id!r}: schema {schema!r} is set but host is empty; put the whole base URL in "
+                f"host, e.g. {DEFAULT_BASE_URL!r}."
+            )
         return DEFAULT_BASE_URL
+    scheme_in_schema = schema.lower() in {"http", "https"}
     if "://" not in host:
-        scheme = schema if schema in {"http", "https"} else "https"
-        host = f"{scheme}://{host}"
+        host = f"{schema.lower() if scheme_in_schema else 'https'}://{host}"
     parts = urlsplit(host)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise StoqConfigError(f"Connection {conn_id!r}: host must be an http(s) URL such as {DEFAULT_BASE_URL!r}.")
@@ -214,8 +226,17 @@ def build_base_url(host: str | None, schema: str | None, port: int | None, *, co
     netloc = parts.netloc
     if port and parts.port is None:
         netloc = f"{netloc}:{port}"
-    path = parts.path.rstrip("/") or DEFAULT_PATH
-    return urlunsplit((parts.scheme, netloc, path, "", ""))
+    path = parts.path.rstrip("/")
+    if schema and not scheme_in_schema:
+        if path:
+            whole = urlunsplit((parts.scheme, netloc, path, "", ""))
+            raise StoqConfigError(
+                f"Connection {conn_id!r}: the host URL has a path ({path!r}) and the schema holds another "
+                f"({schema!r}); part of the base URL would be lost. Put the whole base URL in host (e.g. "
+                f"{whole!r}) and leave schema empty."
+            )
+        path = "/" + schema.strip("/")
+    return urlunsplit((parts.scheme, netloc, path or DEFAULT_PATH, "", ""))
 
 
 def is_loopback(hostname: str) -> bool:

@@ -1,7 +1,9 @@
 """Command line: ``python -m stoq_provider.sandbox [options]`` serves a sandbox until SIGINT/SIGTERM.
 
-Prints exactly one line, ``STOQ sandbox listening on http://HOST:PORT/api/v1/external``, once the
-socket is bound (``--port 0`` picks a free port), and exits 0 when asked to stop.
+Once the socket is bound (``--port 0`` picks a free port) its first line is
+``STOQ sandbox listening on http://HOST:PORT/api/v1/external``; the next ones give the API key, the budget, the
+data, the faults, the reading, the admin routes and two Airflow connection lines that work as printed
+(:mod:`.banner`). Exits 0 when asked to stop.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import date
 from typing import Any
 
 from stoq_provider.sandbox.app import create_app
+from stoq_provider.sandbox.banner import start_lines
 from stoq_provider.sandbox.constants import ALL_FAULT_KINDS, EXTERNAL_PREFIX, FAULT_KINDS, MALFORMED_FAULT_KINDS
 from stoq_provider.sandbox.faults import FaultSettings
 from stoq_provider.sandbox.readings import OPTION_NAMES, Reading
@@ -37,7 +40,7 @@ CLI_DEFAULTS: dict[str, Any] = {"intents": 1000, "variants": 10}
 def _add_option(group: Any, name: str, default: Any, metadata: Mapping[str, Any]) -> None:
     """One option of a declaration (a dataclass field with a ``help`` in its metadata), on the command line."""
     flag = "--" + name.replace("_", "-")
-    shown = "the sandbox key" if name == "api_key" else "%(default)s"
+    shown = "%(default)s"
     help_text = f"{metadata['help']} (default: {shown})" if "default" not in metadata["help"] else metadata["help"]
     if isinstance(default, bool):
         group.add_argument(flag, action="store_true", help=metadata["help"])
@@ -116,7 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     server = build_server(create_app(state), configure_logging=True)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _ignore)
-    print(LISTENING_LINE.format(base_url=f"http://{host_text}:{port}{EXTERNAL_PREFIX}"), flush=True)
+    # A wildcard address listens on loopback too; connections must name loopback (plain http:// is refused elsewhere).
+    origin = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host_text}:{port}"
+    print(LISTENING_LINE.format(base_url=origin + EXTERNAL_PREFIX), flush=True)
+    print("\n".join(start_lines(config, origin, origin + EXTERNAL_PREFIX)), flush=True)
     try:
         server.run(sockets=[sock])
     finally:

@@ -11,11 +11,12 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from starlette.responses import JSONResponse
 
 from stoq_provider.sandbox.admin_intents import add_intents
-from stoq_provider.sandbox.constants import ADMIN_PREFIX, EXTERNAL_PREFIX, FAULT_HTML502
+from stoq_provider.sandbox.constants import ADMIN_PREFIX, AUTH_HEADER, EXTERNAL_PREFIX, FAULT_HTML502, OPENAPI_PATH
 from stoq_provider.sandbox.deps import State
 from stoq_provider.sandbox.errors import ApiError
 from stoq_provider.sandbox.faults import FaultSettings, check_kind
@@ -92,6 +93,22 @@ class AddIntents(_Options):
 
 def _config(state: SandboxState) -> dict[str, Any]:
     return {"budget": state.budget.limit, "window": state.budget.window, **state.reading.as_dict()}
+
+
+@router.get("")
+async def index(state: State) -> dict[str, Any]:
+    """This list: the admin routes, the API's base path and key, and where the OpenAPI document is."""
+    routes = [
+        {"method": method, "path": route.path, "summary": (route.endpoint.__doc__ or "").strip().splitlines()[0]}
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in sorted(route.methods)
+    ]
+    return {
+        "api": {"base_path": EXTERNAL_PREFIX, "auth_header": AUTH_HEADER, "api_key": state.api_key},
+        "openapi": OPENAPI_PATH,
+        "admin_routes": routes,
+    }
 
 
 @router.get("/health")

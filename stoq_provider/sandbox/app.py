@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp
 
 from stoq_provider.sandbox import admin, public, routes
+from stoq_provider.sandbox.constants import OPENAPI_PATH
 from stoq_provider.sandbox.errors import install_error_handlers
 from stoq_provider.sandbox.fault_layer import FaultMiddleware
 from stoq_provider.sandbox.guard import GuardMiddleware
@@ -27,8 +28,6 @@ DESCRIPTION = (
     "signup POST /api/v1/intents.json (header X-Shopify-Shop-Domain, no key). The sandbox's own admin "
     "routes under /_sandbox are not part of it."
 )
-#: Where the OpenAPI document of the STOQ v1 API is served.
-OPENAPI_PATH = "/openapi.json"
 
 
 class SandboxAPI(FastAPI):

@@ -13,8 +13,10 @@ API_ROOT = "/api/v1/"
 EXTERNAL_PREFIX = "/api/v1/external"
 #: Path of the public storefront signup endpoint (no key, not rate limited).
 CREATE_INTENT_PATH = "/api/v1/intents.json"
-#: Prefix of the sandbox's own admin routes (no auth, no budget, no faults).
+#: Prefix of the sandbox's own admin routes (no auth, no budget, no faults); ``GET`` on it lists them.
 ADMIN_PREFIX = "/_sandbox"
+#: Where the OpenAPI 3 description of the STOQ v1 API is served.
+OPENAPI_PATH = "/openapi.json"
 
 #: Header carrying the API key.
 AUTH_HEADER = "X-Auth-Token"

@@ -19,8 +19,9 @@ import urllib.request
 from types import TracebackType
 from typing import Any
 
-from stoq_provider.sandbox.app import OPENAPI_PATH, create_app
-from stoq_provider.sandbox.constants import ADMIN_PREFIX, EXTERNAL_PREFIX
+from stoq_provider.sandbox.app import create_app
+from stoq_provider.sandbox.banner import connection_json, connection_uri
+from stoq_provider.sandbox.constants import ADMIN_PREFIX, EXTERNAL_PREFIX, OPENAPI_PATH
 from stoq_provider.sandbox.runners import ProcessRunner, SandboxStartError, ThreadRunner
 from stoq_provider.sandbox.state import SETTINGS, SandboxConfig, SandboxState
 
@@ -161,14 +162,11 @@ class SandboxServer:
 
     def connection_json(self, **extra: Any) -> str:
         """An Airflow connection (JSON form) pointing at this sandbox."""
-        return json.dumps(
-            {
-                "conn_type": "stoq",
-                "host": self.base_url,
-                "password": self.api_key,
-                "extra": {"shop_domain": self.shop_domain, **extra},
-            }
-        )
+        return connection_json(self.base_url, self.api_key, self.shop_domain, **extra)
+
+    def connection_uri(self, **extra: Any) -> str:
+        """The same connection in Airflow's URI form (``stoq://http://:KEY@HOST:PORT/api/v1/external?...``)."""
+        return connection_uri(self.base_url, self.api_key, self.shop_domain, **extra)
 
     # -- admin API -----------------------------------------------------------------------------
 

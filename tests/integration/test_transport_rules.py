@@ -8,10 +8,11 @@ import time
 
 import pytest
 
-from stoq_provider.exceptions import StoqRequestError, StoqServerError, StoqTransportError
+from stoq_provider.exceptions import StoqConfigError, StoqRequestError, StoqServerError, StoqTransportError
 from stoq_provider.hooks.stoq import StoqHook
 from stoq_provider.hooks.stoq_async import StoqAsyncHook
 from tests.support.redirect import redirecting_host
+from tests.support.tls import self_signed_https
 
 
 def _first_intent(server) -> str:
@@ -111,3 +112,42 @@ def test_key_never_follows_a_redirect(monkeypatch, client):
         with pytest.raises(StoqRequestError, match="redirect"):
             StoqHook().get_intent("abc") if client == "sync" else asyncio.run(read())
         assert seen_keys == [key]  # only the configured host saw it
+
+
+# ---------------------------------------------------------------------------------------------- TLS failures
+
+
+def _async_list(hook: StoqAsyncHook) -> list[dict]:
+    async def run() -> list[dict]:
+        try:
+            return [intent async for intent in hook.list_intents()]
+        finally:
+            await hook.aclose()
+
+    return asyncio.run(run())
+
+
+def test_https_to_a_plain_http_server_says_so_and_shows_the_http_form(stoq_sandbox, monkeypatch):
+    """The sandbox speaks plain HTTP; a connection saying https:// is told which host to set instead."""
+    https = stoq_sandbox.base_url.replace("http://", "https://")
+    connection = {"conn_type": "stoq", "host": https, "password": stoq_sandbox.api_key, "extra": {"max_retries": 1}}
+    monkeypatch.setenv("AIRFLOW_CONN_STOQ_DEFAULT", json.dumps(connection))
+    for run in (lambda: list(StoqHook().list_intents()), lambda: _async_list(StoqAsyncHook())):
+        with pytest.raises(StoqConfigError) as caught:
+            run()
+        message = str(caught.value)
+        assert "plain HTTP" in message and repr(stoq_sandbox.base_url) in message, message
+        assert "ca_bundle" not in message and stoq_sandbox.api_key not in message
+
+
+def test_an_untrusted_certificate_points_to_ca_bundle_and_ca_bundle_fixes_it(monkeypatch):
+    with self_signed_https() as (base_url, ca_file):
+        connection = {"conn_type": "stoq", "host": base_url, "password": "stoq_api_key_" + "t" * 32}
+        monkeypatch.setenv("AIRFLOW_CONN_STOQ_TLS", json.dumps({**connection, "extra": {"max_retries": 1}}))
+        for run in (lambda: list(StoqHook("stoq_tls").list_intents()), lambda: _async_list(StoqAsyncHook("stoq_tls"))):
+            with pytest.raises(StoqConfigError, match=r"not trusted.*'ca_bundle'"):
+                run()
+        extra = {"max_retries": 1, "ca_bundle": str(ca_file)}
+        monkeypatch.setenv("AIRFLOW_CONN_STOQ_TLS", json.dumps({**connection, "extra": extra}))
+        assert list(StoqHook("stoq_tls").list_intents()) == []
+        assert _async_list(StoqAsyncHook("stoq_tls")) == []

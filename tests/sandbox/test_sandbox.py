@@ -970,3 +970,13 @@ def test_cli_serves_until_terminated() -> None:
         assert process.wait(10) == 0
         if process.stdout is not None:
             process.stdout.close()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_a_fault_rate_shows_from_the_first_requests(seed: int) -> None:
+    """At ``--fault-rate 0.2`` the first 25 requests meet faults, whatever the seed (0, the default, included)."""
+    from stoq_provider.sandbox.faults import FaultPolicy, FaultSettings
+
+    policy = FaultPolicy(settings=FaultSettings.build(rate=0.2, seed=seed))
+    drawn = [policy.pick("list_intents") for _ in range(25)]
+    assert 2 <= sum(kind is not None for kind in drawn) <= 9

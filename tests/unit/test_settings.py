@@ -34,6 +34,11 @@ def test_settings_defaults_and_repr_hides_key():
         ("http://127.0.0.1:8765/api/v1/external/", None, None, "http://127.0.0.1:8765/api/v1/external"),
         ("localhost", "http", 8765, "http://localhost:8765/api/v1/external"),
         ("https://proxy.example.com/stoq", None, None, "https://proxy.example.com/stoq"),
+        # Airflow's URI form puts the path in the schema: stoq://http://:KEY@127.0.0.1:8765/api/v1/external
+        ("http://127.0.0.1", "api/v1/external", 8765, "http://127.0.0.1:8765/api/v1/external"),
+        ("127.0.0.1", "/api/v1/external/", 8765, "https://127.0.0.1:8765/api/v1/external"),
+        ("https://proxy.example.com", "stoq/v1", None, "https://proxy.example.com/stoq/v1"),
+        ("proxy.example.com", "HTTPS", 8443, "https://proxy.example.com:8443/api/v1/external"),
     ],
 )
 def test_settings_base_url(host, schema, port, expected):
@@ -52,6 +57,8 @@ def test_settings_base_url(host, schema, port, expected):
         ({"extra": {"batch_size": 2.5}}, "batch_size"),
         ({"extra": {"shop_domain": "mystore.com"}}, "shop_domain"),
         ({"host": "http://stoq-proxy.internal/api/v1/external"}, "refusing plain http://"),
+        ({"host": "https://proxy.example.com/stoq", "schema": "api/v1/external"}, "would be lost.*'https://proxy"),
+        ({"host": None, "schema": "api/v1/external"}, "host is empty"),
     ],
 )
 def test_settings_refuse_bad_connections(kwargs, match):

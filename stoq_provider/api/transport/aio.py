@@ -92,8 +92,8 @@ class AsyncTransport:
         except httpx.TimeoutException:
             raise self.policy.timeout_error(request) from None
         except httpx.ConnectError as exc:
-            if "CERTIFICATE_VERIFY_FAILED" in str(exc):
-                raise self.policy.tls_error(request) from None
+            if "[SSL" in str(exc):
+                raise self.policy.tls_error(request, exc) from None
             raise self.policy.dropped_error(request, exc) from None
         except httpx.HTTPError as exc:
             raise self.policy.dropped_error(request, exc) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from stoq_provider import __version__
 from stoq_provider.api.contract import ApiRequest, ApiResponse, check_response, decode_json
@@ -109,8 +110,29 @@ class TransportPolicy:
             f"Check network access to {self.settings.base_url}."
         )
 
-    def tls_error(self, request: ApiRequest) -> StoqConfigError:
-        return StoqConfigError(
-            f"TLS verification of {self.settings.base_url} failed during {request.label}. Verification cannot be "
-            "switched off; if a corporate proxy re-signs traffic, set the connection's 'ca_bundle' extra."
+    def tls_error(self, request: ApiRequest, exc: BaseException) -> StoqConfigError:
+        """A failed TLS handshake, with its likely cause: a plain-HTTP server, or a proxy that re-signs TLS."""
+        text = str(exc).upper()
+        parts = urlsplit(self.settings.base_url)
+        if any(marker in text for marker in _PLAIN_HTTP_MARKERS):
+            plain = urlunsplit(("http", parts.netloc, parts.path, "", ""))
+            return StoqConfigError(
+                f"{parts.netloc} answered the TLS handshake of {request.label} in plain HTTP: the base URL says "
+                f"https:// but the server speaks http://. If it is the sandbox (or another plain-HTTP server on "
+                f"loopback), set the connection's host to {plain!r} (URI form: 'stoq://http://:KEY@{parts.netloc}"
+                f"{parts.path}'). Plain http:// is accepted only on loopback."
+            )
+        cause = (
+            "its certificate is not trusted (self-signed, or re-signed by a corporate proxy)"
+            if "CERTIFICATE_VERIFY_FAILED" in text
+            else "the TLS handshake failed"
         )
+        return StoqConfigError(
+            f"TLS verification of {self.settings.base_url} failed during {request.label}: {cause}. Verification "
+            "cannot be switched off; if a proxy re-signs traffic, set the connection's 'ca_bundle' extra to its CA "
+            "certificate file."
+        )
+
+
+#: What OpenSSL says when the other side answers a TLS handshake in plain HTTP.
+_PLAIN_HTTP_MARKERS = ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "RECORD LAYER FAILURE", "HTTP_REQUEST")

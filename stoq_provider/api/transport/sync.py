@@ -82,8 +82,8 @@ class SyncTransport:
                 verify=self.settings.verify,
             )
             content = response.content
-        except requests.exceptions.SSLError:
-            raise self.policy.tls_error(request) from None
+        except requests.exceptions.SSLError as exc:
+            raise self.policy.tls_error(request, exc) from None
         except requests.Timeout:
             raise self.policy.timeout_error(request) from None
         except requests.RequestException as exc:
