@@ -18,8 +18,10 @@ from stoq_provider.exceptions import StoqConfigError, StoqError, StoqNotFoundErr
 if TYPE_CHECKING:
     from stoq_provider.api.contract import ApiRequest
     from stoq_provider.api.logs import Logger
+    from stoq_provider.api.ratelimit import RateBudget
     from stoq_provider.api.results import BulkNotifyResult
     from stoq_provider.api.settings import StoqSettings
+    from stoq_provider.api.transport.policy import TransportUsage
     from stoq_provider.api.transport.sync import SyncTransport
 
 
@@ -58,6 +60,16 @@ class BaseStoqClient:
 
         install_query_filter()
         return SyncTransport(self.settings, self.log)
+
+    @property
+    def usage(self) -> TransportUsage:
+        """What this client has spent so far: requests, rate-budget points, seconds waited for the budget."""
+        return self.transport.policy.usage
+
+    @property
+    def budget(self) -> RateBudget:
+        """The store's rate budget as STOQ's answers told it (shared by the clients of this process)."""
+        return self.transport.policy.budget
 
     def send(self, request: ApiRequest) -> Any:
         """Send one request of :mod:`stoq_provider.api.contract` (paced, retried if a read) and return its JSON."""

@@ -34,6 +34,8 @@ OPTED_OUT = ("unsubscribed_at", "customer_unsubscribed_at", "blocked_at")
 #: Rate-budget points: ``GET`` costs 1, every write 2 (a bulk call too, whatever its size).
 READ_COST = 1
 WRITE_COST = 2
+#: The documented rolling window of the rate budget (the budget itself is read from the headers, never assumed).
+DOCUMENTED_WINDOW_SECONDS = 60.0
 
 
 def request_cost(method: str) -> int:

@@ -129,7 +129,10 @@ class StoqHook(BaseHook, BaseStoqClient):
         settings = StoqSettings.from_connection(conn)
         connection.mask_secret(settings.api_key)
         if settings.base_url.startswith("http://"):
-            self.log.warning("STOQ connection %r uses plain http:// (%s).", self.stoq_conn_id, settings.base_url)
+            # Only loopback gets here (StoqSettings refuses plain http:// elsewhere): a sandbox, no cause to warn.
+            self.log.debug(
+                "STOQ connection %r uses plain http:// on loopback (%s).", self.stoq_conn_id, settings.base_url
+            )
         return settings
 
     def mask_secret(self, value: str) -> None:

@@ -13,7 +13,6 @@ A :class:`RestockRequest` is validated before anything is sent. :class:`RestockA
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -24,6 +23,7 @@ from stoq_provider.restock import selectors
 
 if TYPE_CHECKING:
     from stoq_provider.api.logs import Logger
+    from stoq_provider.api.progress import NotifyProgress
     from stoq_provider.api.results import BulkNotifyResult
     from stoq_provider.hooks.stoq import StoqHook
 
@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 MAX_REPORTED_FAILURES = 50
 PARTIAL_FAILURE_POLICIES = ("fail", "warn")
 SELECTORS = ("intent_ids", "shopify_variant_ids", "shopify_product_ids", "inventory")
-#: Progress is logged every this many batches (and at the end).
-PROGRESS_EVERY = 5
+#: Variants whose counts are logged one line each; the rest are summed in one line.
+LOGGED_VARIANTS = 20
 
 
 @dataclass(frozen=True)
@@ -219,28 +219,34 @@ class RestockAlerts:
     def run(self) -> dict[str, Any]:
         """Select, send and summarise; raises :class:`StoqNotifyPartialFailure` per ``on_partial_failure``."""
         ids = self.select()
+        variants = len(self.per_variant)
         self.log.info(
             "STOQ restock alerts: %d intents to notify, %d skipped (unsubscribed, blocked or other type), "
-            "%d held back by inventory, over %d variants%s.",
+            "%d held back by inventory, over %d variant%s%s.",
             len(ids),
             self.skipped,
             self.held_back,
-            len(self.per_variant),
+            variants,
+            "" if variants == 1 else "s",
             " (dry run: nothing is sent)" if self.request.dry_run else "",
         )
+        self._log_variants()
         if self.request.dry_run or not ids:
             return self._summary(len(ids), None)
+        progress = self._progress(len(ids))
         try:
             result = self.hook.bulk_notify_intents(
                 ids,
                 allow_resend=self.request.allow_resend,
                 batch_size=self.request.batch_size,
-                progress=self._progress_logger(len(ids)),
+                progress=progress,
                 listings=self.listings,
             )
         except StoqBulkNotifyInterrupted as exc:
+            progress.finish(exc.result)
             summary = self._summary(len(ids), exc.result, interrupted=str(exc))
             raise StoqNotifyPartialFailure(str(exc), summary=summary) from None
+        progress.finish(result)
         summary = self._summary(len(ids), result)
         if result.failed:
             message = (
@@ -256,27 +262,32 @@ class RestockAlerts:
             self.log.warning("%s (on_partial_failure='warn': not failing the task)", message)
         return summary
 
-    def _progress_logger(self, total: int) -> Any:
-        started = time.monotonic()
-        batches = [0]
-
-        def progress(result: BulkNotifyResult) -> None:
-            batches[0] += 1
-            done = result.handled
-            if batches[0] % PROGRESS_EVERY and done < total:
-                return
-            elapsed = time.monotonic() - started
-            left = (total - done) * elapsed / done if done else 0.0
+    def _log_variants(self) -> None:
+        """One line per variant (the first ``LOGGED_VARIANTS``): its counts, never customer data."""
+        rows = list(self.per_variant.items())
+        for variant, row in rows[:LOGGED_VARIANTS]:
             self.log.info(
-                "STOQ notify progress: %d/%d intents (%.0f%%), %d failed so far, about %.0f s left.",
-                done,
-                total,
-                100.0 * done / total,
-                len(result.failed),
-                left,
+                "  variant %s: %d pending, %d to notify, %d skipped, %d held back.",
+                variant,
+                row["pending"],
+                row["eligible"],
+                row["skipped"],
+                row["held_back"],
+            )
+        if len(rows) > LOGGED_VARIANTS:
+            rest = [row for _, row in rows[LOGGED_VARIANTS:]]
+            self.log.info(
+                "  and %d more variants: %d pending, %d to notify.",
+                len(rest),
+                sum(row["pending"] for row in rest),
+                sum(row["eligible"] for row in rest),
             )
 
-        return progress
+    def _progress(self, total: int) -> NotifyProgress:
+        from stoq_provider.api.progress import NotifyProgress
+
+        hook = self.hook
+        return NotifyProgress(total, self.log, usage=lambda: hook.usage, budget=lambda: hook.budget)
 
     def _summary(
         self, requested: int, result: BulkNotifyResult | None, *, interrupted: str | None = None

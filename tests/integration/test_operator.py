@@ -191,12 +191,19 @@ def test_retry_after_an_interrupted_run_sends_only_what_was_left(stoq_sandbox, s
     assert set(stoq_sandbox.ledger()["sends"]) == expected and stoq_sandbox.ledger()["duplicates"] == []
 
 
-def test_progress_is_logged(stoq_sandbox, set_stoq_connection, capsys):
+def test_the_run_logs_its_variants_and_a_closing_line(stoq_sandbox, set_stoq_connection, capsys):
     set_stoq_connection()
     variant = stoq_sandbox.intents()[0]["shopify_variant_id"]
-    _run(shopify_variant_ids=[variant], batch_size=2)
-    lines = [line for line in capsys.readouterr().out.splitlines() if "STOQ notify progress" in line]
-    assert lines and "100%" in lines[-1] and "left" in lines[-1]
+    summary, _ = _run(shopify_variant_ids=[variant], batch_size=2)
+    out = capsys.readouterr().out
+    assert "over 1 variant." in out
+    row = summary["per_variant"][str(variant)]
+    assert f"variant {variant}: {row['pending']} pending, {row['eligible']} to notify, {row['skipped']} skipped" in out
+    done = [line for line in out.splitlines() if "STOQ notify done" in line]
+    batches = -(-row["eligible"] // 2)
+    assert len(done) == 1 and f"{row['eligible']}/{row['eligible']} intents" in done[0]
+    assert f"{batches} batches, 0 read-backs, {2 * batches} points" in done[0], done[0]
+    assert "STOQ notify progress" not in out  # a run of well under 5 s needs no progress line
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ call it in the same order, so both follow one rate, retry and error policy.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,6 +21,36 @@ from stoq_provider.api.settings import StoqSettings
 from stoq_provider.exceptions import StoqConfigError, StoqRateLimitError, StoqTransportError
 
 USER_AGENT = f"airflow-provider-stoq/{__version__}"
+
+#: Pacing waits shorter than this are logged at DEBUG (at INFO they drown the progress lines).
+QUIET_WAIT_SECONDS = 1.0
+
+
+@dataclass
+class TransportUsage:
+    """What one transport has spent so far: requests answered, points charged, seconds waited for the budget.
+
+    :param requests: authenticated requests STOQ answered (429s included).
+    :param points: rate-budget points charged for them (a 429 is not charged).
+    :param paced_seconds: seconds spent waiting before requests so as not to overdraw the budget.
+    :param rate_limited: ``429`` answers met (other tasks spent the points).
+    :param rate_limited_seconds: seconds spent waiting them out.
+    """
+
+    requests: int = 0
+    points: int = 0
+    paced_seconds: float = 0.0
+    rate_limited: int = 0
+    rate_limited_seconds: float = 0.0
+
+    @property
+    def waited_seconds(self) -> float:
+        """All the time spent waiting for the budget."""
+        return self.paced_seconds + self.rate_limited_seconds
+
+    def copy(self) -> TransportUsage:
+        """A snapshot."""
+        return TransportUsage(**vars(self))
 
 
 class TransportPolicy:
@@ -34,6 +65,7 @@ class TransportPolicy:
         self.settings = settings
         self.log = logger
         self.budget = budget or shared_budget(settings.base_url, settings.api_key)
+        self.usage = TransportUsage()
 
     @property
     def timeouts(self) -> tuple[float, float]:
@@ -61,12 +93,28 @@ class TransportPolicy:
             return 0.0
         wait = min(self.budget.reserve(request.cost), self.settings.max_rate_limit_wait)
         if wait > 0:
-            self.log.info("Pacing: waiting %.2f s for the store's STOQ rate budget before %s.", wait, request.label)
+            self.usage.paced_seconds += wait
+            log = self.log.info if wait >= QUIET_WAIT_SECONDS else self.log.debug
+            log(
+                "Pacing: waiting %.1f s for the store's STOQ rate budget before %s (%s).",
+                wait,
+                request.label,
+                self.budget_state(),
+            )
         return wait
+
+    def budget_state(self) -> str:
+        """The budget as the latest answer told it, in words (``"12 of 360 points left"``)."""
+        budget = self.budget
+        if budget.limit is None or budget.remaining is None:
+            return "budget not known yet"
+        return f"{budget.remaining} of {budget.limit} points left"
 
     def read(self, request: ApiRequest, response: ApiResponse) -> Any:
         """Learn the budget from the answer; raise :class:`RateLimited` on 429; else check and parse it."""
         if request.authenticated:
+            self.usage.requests += 1
+            self.usage.points += 0 if response.status == 429 else request.cost
             self.budget.observe(
                 response.headers,
                 sent_at=response.sent_at,
@@ -80,6 +128,8 @@ class TransportPolicy:
                 body = None
             wait = retry_after_seconds(response.headers, body, now=time.time())
             wait = 1.0 if wait is None else wait
+            self.usage.rate_limited += 1
+            self.usage.rate_limited_seconds += min(max(wait, 0.05), self.settings.max_rate_limit_wait)  # as slept
             self.budget.exhausted_for(wait)
             raise RateLimited(wait, request.label)
         return check_response(request, response, conn_id=self.settings.conn_id, secrets=(self.settings.api_key,))
