@@ -126,6 +126,27 @@ class BaseStoqClient:
             self.served_per_page = listing.served_per_page or self.served_per_page
             yield from fresh
 
+    def list_alertable_intents(
+        self,
+        *,
+        shopify_variant_id: int | str | None = None,
+        shopify_product_id: int | str | None = None,
+        intent_types: Iterable[str] = contract.DEFAULT_INTENT_TYPES,
+    ) -> Iterator[dict[str, Any]]:
+        """Stream the intents a restock alert may reach now: never notified, subscribed, not blocked, of one of
+        ``intent_types``. The rule :class:`~stoq_provider.operators.notify.StoqNotifyOperator` applies; hand
+        the IDs to :meth:`bulk_notify_intents` and no refusal for an opted-out customer comes back.
+
+        :param shopify_variant_id: only intents for this Shopify variant.
+        :param shopify_product_id: only intents for this Shopify product.
+        :param intent_types: intent types to include (``restock``; add ``wishlist_reminder`` for those).
+        """
+        types = validation.intent_types(intent_types)
+        listed = self.list_intents(
+            shopify_variant_id=shopify_variant_id, shopify_product_id=shopify_product_id, notified=False
+        )
+        return (intent for intent in listed if contract.is_pending(intent, types))
+
     def get_intent(self, intent_id: str) -> dict[str, Any]:
         """Fetch one intent by its ID; raises :class:`StoqNotFoundError` if STOQ does not know it.
 

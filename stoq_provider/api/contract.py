@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -31,6 +31,9 @@ MAX_PER_PAGE = 500
 MAX_BATCH_SIZE = 1000
 #: Intent fields that, when set, mean the customer must not be alerted.
 OPTED_OUT = ("unsubscribed_at", "customer_unsubscribed_at", "blocked_at")
+#: Intent types STOQ documents, and those alerted unless told otherwise.
+INTENT_TYPES = ("restock", "wishlist_reminder")
+DEFAULT_INTENT_TYPES = ("restock",)
 #: Rate-budget points: ``GET`` costs 1, every write 2 (a bulk call too, whatever its size).
 READ_COST = 1
 WRITE_COST = 2
@@ -384,6 +387,17 @@ _ALREADY_NOTIFIED = re.compile(r"already\s+(?:been\s+)?(?:notified|sent)", re.IG
 def means_already_notified(error: str) -> bool:
     """True when STOQ's per-intent error text says the intent was already notified."""
     return bool(_ALREADY_NOTIFIED.search(error))
+
+
+def is_pending(intent: Mapping[str, Any], intent_types: Iterable[str] = DEFAULT_INTENT_TYPES) -> bool:
+    """True for a never-notified, subscribed, unblocked intent whose ``type`` is one of ``intent_types``: a
+    customer still waiting, whom a restock alert may reach (the operator's rule, the sensor's and the hook's).
+
+    An intent without a ``type`` field (older API answers) is a ``restock`` intent.
+    """
+    if intent.get("type", "restock") not in tuple(intent_types):
+        return False
+    return not intent.get("notified_at") and not any(intent.get(name) for name in OPTED_OUT)
 
 
 # ---------------------------------------------------------------- request builders (from validated values)

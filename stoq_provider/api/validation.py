@@ -182,3 +182,17 @@ def signup_body(
     if product:
         body["product"] = dict(product)
     return body
+
+
+def intent_types(value: Any, name: str = "intent_types") -> tuple[str, ...]:
+    """One intent type or a list of them, each a type STOQ documents (``restock``, ``wishlist_reminder``)."""
+    from stoq_provider.api.contract import INTENT_TYPES
+
+    items = [value] if isinstance(value, str) else value
+    if isinstance(items, Mapping) or not isinstance(items, Iterable):
+        raise StoqConfigError(f"{name} must be a list of intent types {INTENT_TYPES}, got {value!r}.")
+    types = tuple(dict.fromkeys(items))
+    unknown = [t for t in types if t not in INTENT_TYPES]
+    if not types or unknown:
+        raise StoqConfigError(f"{name} must name one or more of {', '.join(INTENT_TYPES)}; got {list(types)!r}.")
+    return types

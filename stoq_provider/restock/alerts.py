@@ -208,7 +208,7 @@ class RestockAlerts:
         )
 
     def _eligible(self, intent: Mapping[str, Any]) -> bool:
-        from stoq_provider.restock.demand import is_pending
+        from stoq_provider.api.contract import is_pending
 
         if self.request.allow_resend:  # already-alerted customers count too; opted-out ones never do
             intent = {**intent, "notified_at": None}

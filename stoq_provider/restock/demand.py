@@ -1,4 +1,4 @@
-"""Waiting demand: which intents count as a customer still waiting for a restock alert, per variant.
+"""Waiting demand: how many customers wait per variant (who counts: :func:`stoq_provider.api.contract.is_pending`).
 
 Pure functions, shared by :class:`~stoq_provider.sensors.intents.StoqPendingIntentsSensor` (``poke``) and
 :class:`~stoq_provider.triggers.intents.StoqPendingIntentsTrigger` (``run``), so both count the same way.
@@ -9,22 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from stoq_provider.api.contract import OPTED_OUT
-
-#: Intent types STOQ documents.
-INTENT_TYPES = ("restock", "wishlist_reminder")
-#: Intent types that count by default.
-DEFAULT_INTENT_TYPES = ("restock",)
-
-
-def is_pending(intent: Mapping[str, Any], intent_types: Iterable[str] = DEFAULT_INTENT_TYPES) -> bool:
-    """True for a never-notified, subscribed, unblocked intent whose ``type`` is one of ``intent_types``.
-
-    An intent without a ``type`` field (older API answers) is a ``restock`` intent.
-    """
-    if intent.get("type", "restock") not in tuple(intent_types):
-        return False
-    return not intent.get("notified_at") and not any(intent.get(name) for name in OPTED_OUT)
+from stoq_provider.api import validation
+from stoq_provider.api.contract import DEFAULT_INTENT_TYPES, is_pending
 
 
 def count_pending(
@@ -69,13 +55,4 @@ def summary(counts: Mapping[str, int]) -> dict[str, Any]:
 
 def intent_types_arg(value: Any) -> tuple[str, ...]:
     """Validate an ``intent_types`` argument: one type or a list of them, each a documented STOQ type."""
-    from stoq_provider.exceptions import StoqConfigError
-
-    items = [value] if isinstance(value, str) else value
-    if isinstance(items, Mapping) or not isinstance(items, Iterable):
-        raise StoqConfigError(f"intent_types must be a list of intent types {INTENT_TYPES}, got {value!r}.")
-    types = tuple(dict.fromkeys(items))
-    unknown = [t for t in types if t not in INTENT_TYPES]
-    if not types or unknown:
-        raise StoqConfigError(f"intent_types must name one or more of {', '.join(INTENT_TYPES)}; got {list(types)!r}.")
-    return types
+    return validation.intent_types(value)

@@ -172,3 +172,25 @@ def test_caplog_holds_no_key_and_no_email(stoq_sandbox, hook, caplog):
     assert stoq_sandbox.api_key not in text
     assert ref["email"] not in text and ref["email"].replace("@", "%40") not in text
     assert ref["phone"] not in text
+
+
+def test_list_alertable_intents_applies_the_operators_rule(stoq_sandbox, hook):
+    """What the README's hook snippet sends: nobody opted out, so no refusal comes back, now or on a rerun."""
+    from stoq_provider.api.contract import OPTED_OUT
+
+    stoq_sandbox.reset(seed=8, intents=600, variants=2)
+    variant = stoq_sandbox.catalog()[0]["shopify_variant_id"]
+    intents = [i for i in stoq_sandbox.intents() if i["shopify_variant_id"] == variant and not i["notified_at"]]
+    waiting = {i["id"] for i in intents if i["type"] == "restock" and not any(i[name] for name in OPTED_OUT)}
+    assert 0 < len(waiting) < len(intents)  # the seed has opted-out and other-type intents to leave out
+
+    alertable = [i["id"] for i in hook.list_alertable_intents(shopify_variant_id=variant)]
+    result = hook.bulk_notify_intents(alertable)
+
+    assert set(alertable) == waiting and len(alertable) == len(waiting)
+    assert result.failed == [] and set(result.sent) == waiting
+    assert list(hook.list_alertable_intents(shopify_variant_id=variant)) == []
+    both = {i["id"] for i in hook.list_alertable_intents(intent_types=["restock", "wishlist_reminder"])}
+    assert both and not both & waiting
+    with pytest.raises(StoqConfigError, match="intent_types"):
+        hook.list_alertable_intents(intent_types=["restok"])

@@ -12,12 +12,13 @@ import asyncio
 
 import pytest
 
+from stoq_provider.api.contract import is_pending
 from stoq_provider.exceptions import StoqProtocolError
 from stoq_provider.hooks.stoq import StoqHook
 from stoq_provider.hooks.stoq_async import StoqAsyncHook
 from stoq_provider.operators.notify import StoqNotifyOperator
 from stoq_provider.restock.alerts import fit_inventory
-from stoq_provider.restock.demand import count_pending, is_pending
+from stoq_provider.restock.demand import count_pending
 from stoq_provider.sandbox.readings import RESET_READINGS
 from stoq_provider.sensors.intents import StoqPendingIntentsSensor
 from stoq_provider.triggers.intents import StoqPendingIntentsTrigger
