@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -19,12 +19,14 @@ if TYPE_CHECKING:
 class StoqNotifier(RestockOptions, BaseNotifier):
     """The restock alerts of :class:`~stoq_provider.operators.notify.StoqNotifyOperator`, as a callback.
 
-    Same selectors and options, all templated: in a callback, hand over an upstream result with Jinja, e.g.
-    ``shopify_variant_ids="{{ ti.xcom_pull(task_ids='sync_inventory') }}"``. A callback cannot fail its task:
-    bad input, a refused key or a failed send is logged at ERROR as one line naming the parameter or status and
-    what to do (no traceback); with ``on_partial_failure="fail"`` partial failures are logged at ERROR with
-    their counts. The alerts that could be sent were sent, exactly once, and running it again sends only what is
-    still pending.
+    Same selectors and options, templated alike: in a callback, hand over an upstream result with Jinja, e.g.
+    ``shopify_variant_ids="{{ ti.xcom_pull(task_ids='sync_inventory') }}"``. Literal mistakes fail when the DAG
+    is parsed. A callback cannot fail its task: bad input, a refused key or a failed send is logged at ERROR as
+    one line naming the parameter or status and what to do (no traceback); with ``on_partial_failure="fail"``
+    partial failures are logged at ERROR with their counts. To be told, pass ``on_error``: another notifier
+    (Slack, e-mail, PagerDuty...) or any callable, called with the task's context plus ``exception`` (the
+    STOQ error) and ``stoq_summary``. The alerts that could be sent were sent, exactly once, and running it again
+    sends only what is still pending. Every run ends with a one-line summary in the log.
 
     :param stoq_conn_id: the STOQ connection.
     :param intent_ids: STOQ intent IDs to notify.
@@ -36,6 +38,9 @@ class StoqNotifier(RestockOptions, BaseNotifier):
     :param batch_size: intent IDs per bulk call.
     :param on_partial_failure: ``fail`` (log at ERROR) or ``warn`` (log at WARNING).
     :param dry_run: report what would be sent; send nothing.
+    :param on_error: called when the alerts fail (bad input at run time, a refused key, an outage, partial
+        failures under ``on_partial_failure="fail"``), with the context plus ``exception`` and ``stoq_summary``;
+        e.g. ``SlackNotifier(text="STOQ alerts failed: {{ exception }}")``. Default: log only.
 
     Usage::
 
@@ -59,10 +64,12 @@ class StoqNotifier(RestockOptions, BaseNotifier):
         batch_size: int | None = None,
         on_partial_failure: str = "fail",
         dry_run: bool = False,
+        on_error: Callable[[Context], Any] | None = None,
     ) -> None:
         super().__init__()
         self.stoq_conn_id = stoq_conn_id
-        self.store_restock_options(locals())
+        self.on_error = on_error
+        self.store_restock_options(locals(), type(self).__name__)
         #: The summary of the last run (for tests and callers that keep the notifier object).
         self.summary: dict[str, Any] | None = None
 
@@ -91,15 +98,28 @@ class StoqNotifier(RestockOptions, BaseNotifier):
             self.notify(context)
         except StoqError as exc:
             self.log.error("STOQ restock alerts failed (the callback does not fail the task): %s", exc)
+            if self.on_error is not None:
+                self._tell(context, exc)
         except Exception as exc:
             self.log.error("Failed to send notification (sync): %s", exc)
             raise
+
+    def _tell(self, context: Context, exc: BaseException) -> None:
+        """Hand the failure to ``on_error``; its own failure is logged, never raised from the callback."""
+        assert self.on_error is not None
+        told = dict(context)
+        told.update(exception=exc, stoq_summary=self.summary)
+        try:
+            self.on_error(told)  # type: ignore[arg-type]
+        except Exception as failure:
+            self.log.error("on_error of StoqNotifier failed too: %s: %s", type(failure).__name__, failure)
 
     def notify(self, context: Context) -> None:
         """Send the alerts; raises the STOQ error (the callback form, ``notifier(context)``, logs it instead)."""
         from stoq_provider.exceptions import StoqNotifyPartialFailure
         from stoq_provider.restock.alerts import RestockAlerts
 
+        self.summary = None
         request = self.restock_request(type(self).__name__)
         try:
             self.summary = RestockAlerts(self.hook, request, self.log).run()

@@ -81,7 +81,7 @@ class StoqNotifyOperator(RestockOptions, BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.stoq_conn_id = stoq_conn_id
-        self.store_restock_options(locals())
+        self.store_restock_options(locals(), f"{type(self).__name__} {self.task_id!r}")
 
     @cached_property
     def hook(self) -> StoqHook:
@@ -100,13 +100,5 @@ class StoqNotifyOperator(RestockOptions, BaseOperator):
         except StoqNotifyPartialFailure as exc:
             context["ti"].xcom_push(key="stoq_summary", value=exc.summary)
             raise
-        self.log.info(
-            "STOQ restock alerts done: %d notified, %d already notified, %d skipped, %d held back, %d failed.",
-            summary["notified"],
-            summary["already_notified"],
-            summary["skipped"],
-            summary["held_back"],
-            summary["failed"],
-        )
         context["ti"].xcom_push(key="stoq_summary", value=summary)
         return summary

@@ -51,52 +51,76 @@ class RestockRequest:
     dry_run: bool = False
 
     @classmethod
-    def build(
-        cls,
-        owner: str,
-        *,
-        intent_ids: Any = None,
-        shopify_variant_ids: Any = None,
-        shopify_product_ids: Any = None,
-        inventory: Any = None,
-        allow_resend: bool = False,
-        intent_types: Iterable[str] = ("restock",),
-        batch_size: int | None = None,
-        on_partial_failure: str = "fail",
-        dry_run: bool = False,
-    ) -> RestockRequest:
-        """Check every option (raising :class:`StoqConfigError` naming the parameter) and normalise them."""
-        from stoq_provider.api.contract import MAX_BATCH_SIZE
+    def build(cls, owner: str, sources: Mapping[str, str] | None = None, **options: Any) -> RestockRequest:
+        """Check every option (raising :class:`StoqConfigError` naming the parameter) and normalise them.
 
-        selector = selectors.exactly_one(
-            owner,
-            intent_ids=intent_ids,
-            shopify_variant_ids=shopify_variant_ids,
-            shopify_product_ids=shopify_product_ids,
-            inventory=inventory,
-        )
-        types = (intent_types,) if isinstance(intent_types, str) else tuple(intent_types or ())
-        if not types or not all(isinstance(t, str) and t for t in types):
-            raise StoqConfigError(f"{owner}: intent_types must be a non-empty list of intent types, e.g. ['restock'].")
-        if batch_size is not None:
-            validation.positive_int(batch_size, "batch_size", maximum=MAX_BATCH_SIZE)
-        validation.choice(on_partial_failure, "on_partial_failure", PARTIAL_FAILURE_POLICIES)
+        :param owner: who is asking, for messages (``"StoqNotifyOperator 'alert'"``).
+        :param sources: per option that came from an upstream task or a template, where it came from.
+        :param options: the nine options of :data:`~stoq_provider.restock.options.OPTION_NAMES`, as rendered.
+        """
+        sources = sources or {}
+        values = {**_DEFAULTS, **options}
+        selector = selectors.exactly_one(owner, sources, **{name: values[name] for name in SELECTORS})
+        checked = {name: _check(name, values[name], sources.get(name)) for name in (selector, *_OTHER_OPTIONS)}
         return cls(
             selector=selector,
-            intent_ids=tuple(selectors.intent_ids(intent_ids)) if selector == "intent_ids" else (),
-            variant_ids=tuple(selectors.shopify_ids(shopify_variant_ids, "shopify_variant_ids"))
-            if selector == "shopify_variant_ids"
-            else (),
-            product_ids=tuple(selectors.shopify_ids(shopify_product_ids, "shopify_product_ids"))
-            if selector == "shopify_product_ids"
-            else (),
-            inventory=selectors.inventory(inventory) if selector == "inventory" else {},
-            allow_resend=_flag(allow_resend, "allow_resend"),
-            intent_types=types,
-            batch_size=batch_size,
-            on_partial_failure=on_partial_failure,
-            dry_run=_flag(dry_run, "dry_run"),
+            intent_ids=checked.get("intent_ids", ()),
+            variant_ids=checked.get("shopify_variant_ids", ()),
+            product_ids=checked.get("shopify_product_ids", ()),
+            inventory=checked.get("inventory", {}),
+            allow_resend=checked["allow_resend"],
+            intent_types=checked["intent_types"],
+            batch_size=checked["batch_size"],
+            on_partial_failure=checked["on_partial_failure"],
+            dry_run=checked["dry_run"],
         )
+
+    @staticmethod
+    def check_literals(owner: str, sources: Mapping[str, str], **options: Any) -> None:
+        """Check now what is known now (at DAG parse time): the choice of selector, and every option given as a
+        literal; those in ``sources`` (an upstream task, a template) are checked by :meth:`build` at run time."""
+        values = {**_DEFAULTS, **options}
+        selectors.exactly_one(owner, sources, **{name: values[name] for name in SELECTORS})
+        for name, value in values.items():
+            if name not in sources and not (name in SELECTORS and value is None):
+                try:
+                    _check(name, value, None)
+                except StoqConfigError as exc:
+                    raise StoqConfigError(f"{owner}: {exc}") from None
+
+
+#: The options' defaults (those of the operator's and the notifier's constructors).
+_DEFAULTS: dict[str, Any] = {
+    "intent_ids": None,
+    "shopify_variant_ids": None,
+    "shopify_product_ids": None,
+    "inventory": None,
+    "allow_resend": False,
+    "intent_types": ("restock",),
+    "batch_size": None,
+    "on_partial_failure": "fail",
+    "dry_run": False,
+}
+_OTHER_OPTIONS = ("allow_resend", "intent_types", "batch_size", "on_partial_failure", "dry_run")
+
+
+def _check(name: str, value: Any, source: str | None) -> Any:
+    """One option, validated and normalised (``source``: where a run-time value came from, for messages)."""
+    if name == "intent_ids":
+        return tuple(selectors.intent_ids(value, source=source))
+    if name in ("shopify_variant_ids", "shopify_product_ids"):
+        return tuple(selectors.shopify_ids(value, name, source))
+    if name == "inventory":
+        return selectors.inventory(value, source=source)
+    if name in ("allow_resend", "dry_run"):
+        return _flag(value, name)
+    if name == "intent_types":
+        return selectors.intent_types(value)
+    if name == "batch_size":
+        return selectors.batch_size(value)
+    if name == "on_partial_failure":
+        return validation.choice(value, "on_partial_failure", PARTIAL_FAILURE_POLICIES)
+    raise StoqConfigError(f"unknown restock option {name!r}")  # pragma: no cover - names come from OPTION_NAMES
 
 
 def _flag(value: Any, name: str) -> bool:
@@ -232,7 +256,7 @@ class RestockAlerts:
         )
         self._log_variants()
         if self.request.dry_run or not ids:
-            return self._summary(len(ids), None)
+            return self._closing(self._summary(len(ids), None))
         progress = self._progress(len(ids))
         try:
             result = self.hook.bulk_notify_intents(
@@ -260,6 +284,20 @@ class RestockAlerts:
             if self.request.on_partial_failure == "fail":
                 raise StoqNotifyPartialFailure(message, summary=summary)
             self.log.warning("%s (on_partial_failure='warn': not failing the task)", message)
+        return self._closing(summary)
+
+    def _closing(self, summary: dict[str, Any]) -> dict[str, Any]:
+        """Log the run's outcome in one line (the operator's and the notifier's last word) and return it."""
+        self.log.info(
+            "STOQ restock alerts done%s: %d %s, %d already notified, %d skipped, %d held back, %d failed.",
+            " (dry run)" if self.request.dry_run else "",
+            summary["would_notify"] if self.request.dry_run else summary["notified"],
+            "would be notified" if self.request.dry_run else "notified",
+            summary["already_notified"],
+            summary["skipped"],
+            summary["held_back"],
+            summary["failed"],
+        )
         return summary
 
     def _log_variants(self) -> None:

@@ -14,14 +14,30 @@ from typing import Any
 from stoq_provider.api import validation
 from stoq_provider.exceptions import StoqConfigError
 
+#: What a template renders when its value was nothing.
+_NOTHING = {"", "none", "null"}
 
-def _as_items(value: Any, name: str) -> list[Any]:
+
+def nothing_error(name: str, source: str, what: str) -> StoqConfigError:
+    """The error for an option whose upstream task or template produced nothing."""
+    return StoqConfigError(
+        f"{name} came from {source}, which produced {what}: there is nothing to select. Make it return "
+        "the IDs to alert (e.g. [40000000001]), or skip the alert when it has none (e.g. an upstream "
+        "@task.short_circuit)."
+    )
+
+
+def _as_items(value: Any, name: str, source: str | None = None) -> list[Any]:
     if value is None:
+        if source:
+            raise nothing_error(name, source, "None")
         raise StoqConfigError(f"{name} is missing: give a list of IDs.")
     if isinstance(value, (bytes, bytearray)):
         value = value.decode()
     if isinstance(value, str):
         text = value.strip()
+        if source and text.lower() in _NOTHING:
+            raise nothing_error(name, source, f"{text!r} once rendered")
         if text.startswith("["):
             try:
                 value = json.loads(text)
@@ -35,23 +51,63 @@ def _as_items(value: Any, name: str) -> list[Any]:
         raise StoqConfigError(f"{name} must be a list of IDs, got {type(value).__name__}.")
     items = list(value)
     if not items:
+        if source:
+            raise nothing_error(name, source, "an empty list")
         raise StoqConfigError(f"{name} is empty: give at least one ID.")
     return items
 
 
-def shopify_ids(value: Any, name: str) -> list[int]:
+def shopify_ids(value: Any, name: str, source: str | None = None) -> list[int]:
     """Shopify variant or product IDs, de-duplicated in order."""
-    return list(dict.fromkeys(validation.shopify_id(item, name) for item in _as_items(value, name)))
+    return list(dict.fromkeys(validation.shopify_id(item, name) for item in _as_items(value, name, source)))
 
 
-def intent_ids(value: Any, name: str = "intent_ids") -> list[str]:
+def intent_ids(value: Any, name: str = "intent_ids", source: str | None = None) -> list[str]:
     """STOQ intent IDs, de-duplicated in order."""
-    return validation.intent_ids(_as_items(value, name), name)
+    return validation.intent_ids(_as_items(value, name, source), name)
 
 
-def inventory(value: Any, name: str = "inventory") -> dict[int, int]:
-    """``{shopify_variant_id: units_available}`` from a mapping or its JSON text; units must be whole and >= 0."""
+def intent_types(value: Any, name: str = "intent_types") -> tuple[str, ...]:
+    """Intent types: a list, one type, or rendered text (``"['restock', 'wishlist_reminder']"``, ``"a,b"``)."""
     if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text.replace("'", '"'))
+            except ValueError:
+                raise StoqConfigError(f"{name} is not a valid list: {text[:80]!r}.") from None
+        else:
+            value = [part.strip() for part in text.split(",") if part.strip()]
+    types = tuple(value or ()) if isinstance(value, Iterable) and not isinstance(value, Mapping) else ()
+    if not types or not all(isinstance(t, str) and t for t in types):
+        raise StoqConfigError(f"{name} must be a non-empty list of intent types, e.g. ['restock'].")
+    return tuple(dict.fromkeys(types))
+
+
+def batch_size(value: Any, name: str = "batch_size") -> int | None:
+    """A batch size (1 to the largest bulk call), also from rendered text; ``None`` (or nothing) for the default."""
+    from stoq_provider.api.contract import MAX_BATCH_SIZE
+
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in _NOTHING:
+            return None
+        if not text.isdigit():
+            raise StoqConfigError(f"{name} must be a positive integer, got {value!r}.")
+        value = int(text)
+    if value is None:
+        return None
+    return validation.positive_int(value, name, maximum=MAX_BATCH_SIZE)
+
+
+def inventory(value: Any, name: str = "inventory", source: str | None = None) -> dict[int, int]:
+    """``{shopify_variant_id: units_available}`` from a mapping or its JSON text (string keys, as JSON has them,
+    or integers); units must be whole and >= 0."""
+    if value is None and source:
+        raise nothing_error(name, source, "None")
+    if isinstance(value, str):
+        if source and value.strip().lower() in _NOTHING:
+            raise nothing_error(name, source, f"{value.strip()!r} once rendered")
         try:
             value = json.loads(value)
         except ValueError:
@@ -59,6 +115,8 @@ def inventory(value: Any, name: str = "inventory") -> dict[int, int]:
     if not isinstance(value, Mapping):
         raise StoqConfigError(f"{name} must be a mapping of Shopify variant ID to units available.")
     if not value:
+        if source:
+            raise nothing_error(name, source, "an empty mapping")
         raise StoqConfigError(f"{name} is empty: give at least one variant.")
     result: dict[int, int] = {}
     for key, units in value.items():
@@ -75,9 +133,14 @@ def inventory(value: Any, name: str = "inventory") -> dict[int, int]:
     return result
 
 
-def exactly_one(owner: str, **selectors: Any) -> str:
-    """The name of the one selector that is set; errors name the selectors when none or several are."""
-    given = [name for name, value in selectors.items() if value is not None]
+def exactly_one(owner: str, sources: Mapping[str, str] | None = None, **selectors: Any) -> str:
+    """The name of the one selector that is set; errors name the selectors when none or several are.
+
+    A selector fed by an upstream task or a template (in ``sources``) counts as given even if it produced
+    nothing: the error for that is the selector's own, naming where it came from.
+    """
+    sources = sources or {}
+    given = [name for name, value in selectors.items() if value is not None or name in sources]
     if len(given) == 1:
         return given[0]
     options = ", ".join(selectors)

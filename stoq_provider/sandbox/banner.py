@@ -16,25 +16,19 @@ from stoq_provider.sandbox.readings import DEFAULT_READING, OPTION_NAMES
 from stoq_provider.sandbox.state import SandboxConfig
 
 
-def connection_json(base_url: str, api_key: str, shop_domain: str, **extra: Any) -> str:
-    """An Airflow connection to the sandbox, JSON form (the whole base URL in ``host``)."""
-    payload = {
-        "conn_type": "stoq",
-        "host": base_url,
-        "password": api_key,
-        "extra": {"shop_domain": shop_domain, **extra},
-    }
-    return json.dumps(payload)
+def connection_json(base_url: str, api_key: str, **extra: Any) -> str:
+    """An Airflow connection to the sandbox, JSON form (the whole base URL in ``host``; ``extra`` as given)."""
+    return json.dumps({"conn_type": "stoq", "host": base_url, "password": api_key, "extra": extra})
 
 
-def connection_uri(base_url: str, api_key: str, shop_domain: str, **extra: Any) -> str:
+def connection_uri(base_url: str, api_key: str, **extra: Any) -> str:
     """The same connection in Airflow's URI form, ``stoq://http://:KEY@HOST:PORT/PATH?extras``.
 
     Airflow reads a URI with two ``://`` as one whose host carries its protocol; the URI's path becomes the
     connection's schema, which the provider reads as the base URL's path.
     """
     parts = urlsplit(base_url)
-    query = urlencode({"shop_domain": shop_domain, **extra})
+    query = urlencode(extra)
     return f"stoq://{parts.scheme}://:{quote(api_key, safe='')}@{parts.netloc}{parts.path}?{query}"
 
 
@@ -59,8 +53,8 @@ def _reading(config: SandboxConfig) -> str:
 
 def start_lines(config: SandboxConfig, origin: str, base_url: str) -> list[str]:
     """What ``python -m stoq_provider.sandbox`` prints after its first line (the ``listening on`` line)."""
-    json_form = connection_json(base_url, config.api_key, config.shop_domain)
-    uri_form = connection_uri(base_url, config.api_key, config.shop_domain)
+    json_form = connection_json(base_url, config.api_key, shop_domain=config.shop_domain)
+    uri_form = connection_uri(base_url, config.api_key, shop_domain=config.shop_domain)
     return [
         f"  API key     {config.api_key}  (send it as {AUTH_HEADER}; in Airflow, the connection's password)",
         f"  budget      {config.budget} points per {config.window:g} s (GET 1, other calls 2)",

@@ -162,11 +162,11 @@ class SandboxServer:
 
     def connection_json(self, **extra: Any) -> str:
         """An Airflow connection (JSON form) pointing at this sandbox."""
-        return connection_json(self.base_url, self.api_key, self.shop_domain, **extra)
+        return connection_json(self.base_url, self.api_key, **{"shop_domain": self.shop_domain, **extra})
 
     def connection_uri(self, **extra: Any) -> str:
         """The same connection in Airflow's URI form (``stoq://http://:KEY@HOST:PORT/api/v1/external?...``)."""
-        return connection_uri(self.base_url, self.api_key, self.shop_domain, **extra)
+        return connection_uri(self.base_url, self.api_key, **{"shop_domain": self.shop_domain, **extra})
 
     # -- admin API -----------------------------------------------------------------------------
 

@@ -1020,24 +1020,31 @@ class NotifierCase:
 
 
 NOTIFIER_CASES = [
-    NotifierCase("notifier-no-selector", lambda env: {}, r"needs exactly one of intent_ids", r"exactly one of"),
-    NotifierCase(
-        "notifier-two-selectors",
-        lambda env: {"shopify_variant_ids": [env.variant()], "inventory": {str(env.variant()): 1}},
-        r"got 2",
-        r"needs exactly one of",
-    ),
+    # Literal mistakes fail when the DAG is parsed (tests/integration/test_parse_time.py); these come from
+    # templates, known only when the callback runs.
     NotifierCase(
         "notifier-variant-ids-non-numeric",
-        lambda env: {"shopify_variant_ids": "12, twelve"},
+        lambda env: {"shopify_variant_ids": "{{ '12, twelve' }}"},
         r"shopify_variant_ids",
         r"must be a positive integer",
     ),
     NotifierCase(
         "notifier-batch-size-huge",
-        lambda env: {"shopify_variant_ids": [env.variant()], "batch_size": 100000},
+        lambda env: {"shopify_variant_ids": [env.variant()], "batch_size": "{{ 100000 }}"},
         r"batch_size",
         r"must be at most 1000",
+    ),
+    NotifierCase(
+        "notifier-template-renders-none",
+        lambda env: {"shopify_variant_ids": "{{ None }}"},
+        r"shopify_variant_ids came from the template",
+        r"which produced 'None' once rendered",
+    ),
+    NotifierCase(
+        "notifier-intent-types-template-empty",
+        lambda env: {"shopify_variant_ids": [env.variant()], "intent_types": "{{ '' }}"},
+        r"intent_types",
+        r"must be a non-empty list of intent types",
     ),
     NotifierCase(
         "notifier-conn-missing",

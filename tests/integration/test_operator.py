@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import ClassVar
 
 import pytest
 
@@ -234,6 +235,41 @@ def test_bad_input_fails_before_any_request(stoq_sandbox, set_stoq_connection, k
     with pytest.raises(StoqConfigError, match=match):
         StoqNotifier(**kwargs).notify({})
     assert calls(stoq_sandbox) == 0
+
+
+def test_notifier_on_error_is_told_what_failed_and_the_run_ends_with_a_summary(
+    stoq_sandbox, set_stoq_connection, capsys
+):
+    from airflow.sdk import BaseNotifier
+
+    class Recorder(BaseNotifier):
+        """What a Slack or e-mail notifier would do with the failure: render a message from the context."""
+
+        template_fields = ("text",)
+        told: ClassVar[list[str]] = []
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+        def notify(self, context):
+            type(self).told.append(self.text)
+
+    variant = stoq_sandbox.intents()[0]["shopify_variant_id"]
+    set_stoq_connection(max_retries=1)
+    stoq_sandbox.outage(seconds=30, kind="error500")
+    on_error = Recorder("STOQ alerts failed: {{ exception }} (summary: {{ stoq_summary }})")
+    StoqNotifier(shopify_variant_ids=[variant], on_error=on_error)({"ti": None})
+    assert len(Recorder.told) == 1 and Recorder.told[0].startswith("STOQ alerts failed: STOQ, or a proxy")
+    assert "answered 500" in Recorder.told[0] and Recorder.told[0].endswith("(summary: None)")
+
+    stoq_sandbox.clear_faults()
+    stoq_sandbox.outage(seconds=0)
+    calls_before = []
+    StoqNotifier(shopify_variant_ids=[variant], on_error=calls_before.append)({"ti": None})
+    out = capsys.readouterr().out
+    print(out, end="")  # hand the output back to the leak guard
+    assert calls_before == [] and "STOQ restock alerts done: " in out
 
 
 def test_operator_is_keyword_only_and_lazy():

@@ -43,3 +43,17 @@ def test_airflow_retry_after_a_failed_partial_run_sends_only_what_was_left(
     assert set(ledger["sends"]) == expected and ledger["duplicates"] == []
     assert stoq_sandbox.stats()["faults"] == {"error500": 2}
     assert calls(stoq_sandbox, "list_intents") >= 2, "the retry listed what was still pending"
+
+
+def test_an_upstream_task_that_returns_none_is_named_in_the_error(
+    stoq_sandbox, set_stoq_connection, airflow_db_inprocess, monkeypatch, capsys
+):
+    set_stoq_connection()
+    result = run_dag(TEST_DAGS, "stoq_upstream_nothing", monkeypatch)
+
+    assert result.state("sync_inventory") == "success" and result.state("notify") == "failed"
+    out = capsys.readouterr().out
+    print(out, end="")  # hand the output back to the leak guard
+    assert "shopify_variant_ids came from the upstream task 'sync_inventory', which produced None" in out
+    assert "none was given" not in out
+    assert calls(stoq_sandbox) == 0
