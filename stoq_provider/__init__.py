@@ -10,12 +10,12 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "get_provider_info"]
+__all__ = ["CONNECTION_FIELDS", "UI_FIELD_BEHAVIOUR", "__version__", "get_provider_info"]
 
-#: The connection form, as Airflow 3.2+ reads it without importing the hook. ``StoqHook`` declares the same
-#: form for Airflow 3.1 (``get_ui_field_behaviour`` and ``get_connection_form_widgets``); a test keeps the
-#: two declarations in agreement.
-_CONN_FIELDS: dict[str, dict[str, Any]] = {
+#: The connection form, as Airflow 3.2+ reads it without importing the hook: every extra the provider reads.
+#: ``StoqHook`` declares the same form for Airflow 3.1 (``get_ui_field_behaviour`` and
+#: ``get_connection_form_widgets``, built from these two tables); a test keeps the declarations in agreement.
+CONNECTION_FIELDS: dict[str, dict[str, Any]] = {
     "shop_domain": {
         "label": "Shop domain",
         "description": "The store's myshopify.com domain; used only to create intents on the public endpoint.",
@@ -47,9 +47,35 @@ _CONN_FIELDS: dict[str, dict[str, Any]] = {
         "the provider splits the batch and says which size to set.",
         "schema": {"type": ["integer", "null"], "default": 1000, "minimum": 1, "maximum": 1000},
     },
+    "retry_wait_initial": {
+        "label": "First retry wait (seconds)",
+        "description": "Backoff before the second attempt of a read; it doubles, with jitter, up to the longest wait.",
+        "schema": {"type": ["number", "null"], "default": 0.5},
+    },
+    "retry_wait_max": {
+        "label": "Longest retry wait (seconds)",
+        "description": "Upper bound on one backoff wait between attempts of a read.",
+        "schema": {"type": ["number", "null"], "default": 20},
+    },
+    "max_rate_limit_retries": {
+        "label": "429s tolerated per request",
+        "description": "Answers 429 (budget drained by other clients of the store) waited out before failing.",
+        "schema": {"type": ["integer", "null"], "default": 10, "minimum": 0},
+    },
+    "max_rate_limit_wait": {
+        "label": "Longest budget wait (seconds)",
+        "description": "Upper bound on one wait for the store's rate budget, before a request or after a 429.",
+        "schema": {"type": ["number", "null"], "default": 90},
+    },
+    "ca_bundle": {
+        "label": "CA bundle path",
+        "description": "A CA certificate file to verify STOQ's certificate with, behind a proxy that re-signs TLS "
+        "(verification is never switched off).",
+        "schema": {"type": ["string", "null"]},
+    },
 }
 
-_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden-fields": ["schema", "login", "port"],
     "relabeling": {"host": "Base URL", "password": "API Key"},
     "placeholders": {
@@ -83,8 +109,8 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-class-name": "stoq_provider.hooks.stoq.StoqHook",
                 "hook-name": "STOQ",
                 "connection-type": "stoq",
-                "conn-fields": _CONN_FIELDS,
-                "ui-field-behaviour": _UI_FIELD_BEHAVIOUR,
+                "conn-fields": CONNECTION_FIELDS,
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
             }
         ],
         "notifications": ["stoq_provider.notifications.stoq.StoqNotifier"],

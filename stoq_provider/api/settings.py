@@ -106,6 +106,7 @@ class StoqSettings:
         options = {name: extra.get(name, default) for name, default in EXTRA_DEFAULTS.items()}
         base_url = build_base_url(conn.host, conn.schema, conn.port, conn_id=conn_id)
         check_url_security(base_url, conn_id=conn_id)
+        check_extra_names(extra, conn_id=conn_id)
         shop_domain = options.pop("shop_domain")
         shop_domain = validate_shop_domain(shop_domain, conn_id=conn_id) if shop_domain not in (None, "") else None
         numbers = {
@@ -144,6 +145,21 @@ def check_tls_extras(extra: Mapping[str, Any], *, conn_id: str) -> None:
                 "certificate verification off (the API key travels with every request). Remove it; behind a "
                 "proxy that re-signs TLS, set the extra 'ca_bundle' to its CA certificate file instead."
             )
+
+
+def check_extra_names(extra: Mapping[str, Any], *, conn_id: str) -> None:
+    """Refuse an extra this provider does not read (a misspelling would otherwise be silently ignored)."""
+    import difflib
+
+    for name in extra:
+        if name in EXTRA_DEFAULTS or name in _TLS_OFF_EXTRAS:
+            continue
+        close = difflib.get_close_matches(name, EXTRA_DEFAULTS, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise StoqConfigError(
+            f"Connection {conn_id!r}: extra {name!r} is not one this provider reads; {hint}The extras are: "
+            f"{', '.join(EXTRA_DEFAULTS)}."
+        )
 
 
 _NUMERIC_EXTRAS = (

@@ -11,10 +11,14 @@ from stoq_provider.exceptions import StoqConfigError
 
 def missing_connection(conn_id: str) -> StoqConfigError:
     """The error for a connection that does not exist."""
+    variable = "AIRFLOW_CONN_" + conn_id.upper()  # how Airflow's environment-variable backend names it
+    if variable.isidentifier():
+        example = f'{variable}=\'{{"conn_type": "stoq", "password": "stoq_api_key_..."}}\''
+    else:  # not a name a shell can export
+        example = f"airflow connections add '{conn_id}' --conn-type stoq --conn-password 'stoq_api_key_...'"
     return StoqConfigError(
-        f"Airflow connection {conn_id!r} does not exist. Create it with conn type 'stoq' and "
-        'the store\'s API key as password, e.g. AIRFLOW_CONN_STOQ_DEFAULT=\'{"conn_type": "stoq", '
-        '"password": "stoq_api_key_..."}\'.'
+        f"Airflow connection {conn_id!r} does not exist. Create it with conn type 'stoq' and the store's API "
+        f"key as password, e.g. {example}."
     )
 
 

@@ -56,15 +56,9 @@ class StoqHook(BaseHook, BaseStoqClient):
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Relabel and hide the generic connection fields (Airflow 3.2+ reads ``get_provider_info`` instead)."""
-        return {
-            "hidden_fields": ["schema", "login", "port"],
-            "relabeling": {"host": "Base URL", "password": "API Key"},
-            "placeholders": {
-                "host": "https://app.stoqapp.com/api/v1/external",
-                "password": "stoq_api_key_...",
-                "shop_domain": "my-store.myshopify.com",
-            },
-        }
+        from stoq_provider import UI_FIELD_BEHAVIOUR
+
+        return {key.replace("-", "_"): value for key, value in UI_FIELD_BEHAVIOUR.items()}
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
@@ -72,44 +66,25 @@ class StoqHook(BaseHook, BaseStoqClient):
         from wtforms import IntegerField, StringField
         from wtforms.validators import NumberRange, Optional
 
-        def number(label: str, default: float, description: str) -> Any:
-            # A text field holding a number: Airflow 3.1 leaves out the whole hook (no `stoq` connection type)
-            # when its form uses a field class other than String, Integer, Password or Boolean, DecimalField
-            # included. The hook reads these extras with float() and says which one is wrong.
-            return StringField(label, validators=[Optional()], default=f"{default:g}", description=description)
+        from stoq_provider import CONNECTION_FIELDS
 
-        def integer(label: str, default: int, description: str, maximum: int | None = None) -> Any:
-            return IntegerField(
-                label,
-                validators=[Optional(), NumberRange(min=1, max=maximum)],
-                default=default,
-                description=description,
-            )
-
-        return {
-            "shop_domain": StringField(
-                "Shop domain",
-                validators=[Optional()],
-                description="The store's myshopify.com domain; used only to create intents on the public endpoint.",
-            ),
-            "timeout": number("Read timeout (seconds)", 30, "Seconds to wait for STOQ to answer one request."),
-            "connect_timeout": number(
-                "Connect timeout (seconds)", 10, "Seconds to wait for the TCP/TLS connection to STOQ."
-            ),
-            "max_retries": integer(
-                "Read attempts",
-                5,
-                "Attempts for a read that meets a 5xx, a proxy error page, a dropped connection or a timeout.",
-            ),
-            "retry_max_time": number("Retry window (seconds)", 120, "Upper bound on the time spent retrying one read."),
-            "batch_size": integer(
-                "Bulk notify batch size",
-                1000,
-                "Intent IDs per bulk notify call (1 to 1000). STOQ documents no maximum; if it refuses a size, "
-                "the provider splits the batch and says which size to set.",
-                maximum=MAX_BATCH_SIZE,
-            ),
-        }
+        widgets: dict[str, Any] = {}
+        for name, spec in CONNECTION_FIELDS.items():
+            schema, label, description = spec["schema"], spec["label"], spec["description"]
+            if "integer" in schema["type"]:
+                limits = NumberRange(min=schema.get("minimum"), max=schema.get("maximum"))
+                widgets[name] = IntegerField(
+                    label, validators=[Optional(), limits], default=schema.get("default"), description=description
+                )
+            elif "number" in schema["type"]:
+                # A text field holding a number: Airflow 3.1 leaves out the whole hook (no `stoq` connection
+                # type) when its form uses a field class other than String, Integer, Password or Boolean,
+                # DecimalField included. The settings read these extras with float() and say which one is wrong.
+                default = f"{schema['default']:g}"
+                widgets[name] = StringField(label, validators=[Optional()], default=default, description=description)
+            else:
+                widgets[name] = StringField(label, validators=[Optional()], description=description)
+        return widgets
 
     # ------------------------------------------------------------------ the Airflow side
 

@@ -116,7 +116,7 @@ class StoqPendingIntentsTrigger(BaseTrigger):
                     return
                 pause = self.poke_interval if left is None else min(self.poke_interval, left)
                 self.log.info(
-                    "%d customers waiting (need %d); next check in %g s.", result["total"], self.min_pending, pause
+                    "%d customers waiting (need %d); next check in %.1f s.", result["total"], self.min_pending, pause
                 )
                 await asyncio.sleep(pause)
         finally:

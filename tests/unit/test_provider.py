@@ -80,3 +80,12 @@ def test_importing_the_hook_module_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.split()[-3:] == ["False", "False", "False"]
+
+
+def test_the_form_offers_every_extra_the_settings_read_with_their_defaults():
+    from stoq_provider.api.settings import EXTRA_DEFAULTS
+
+    fields = _stoq_conn_config()["conn-fields"]
+    assert sorted(fields) == sorted(EXTRA_DEFAULTS)
+    for name, default in EXTRA_DEFAULTS.items():
+        assert fields[name]["schema"].get("default") == default, name

@@ -59,6 +59,9 @@ def test_settings_base_url(host, schema, port, expected):
         ({"host": "http://stoq-proxy.internal/api/v1/external"}, "refusing plain http://"),
         ({"host": "https://proxy.example.com/stoq", "schema": "api/v1/external"}, "would be lost.*'https://proxy"),
         ({"host": None, "schema": "api/v1/external"}, "host is empty"),
+        ({"extra": {"batchsize": 500}}, "extra 'batchsize' is not one this provider reads; did you mean 'batch_size'"),
+        ({"extra": {"shopdomain": "a.myshopify.com"}}, "did you mean 'shop_domain'"),
+        ({"extra": {"colour": "blue"}}, "extra 'colour' is not one this provider reads; The extras are: shop_domain"),
     ],
 )
 def test_settings_refuse_bad_connections(kwargs, match):
@@ -107,3 +110,17 @@ def test_settings_ui_prefixed_extras_and_ca_bundle():
 def test_shop_domain_validation(domain):
     with pytest.raises(StoqConfigError, match=r"myshopify\.com"):
         validate_shop_domain(domain)
+
+
+@pytest.mark.parametrize(
+    ("conn_id", "hint"),
+    [
+        ("stoq_eu", """AIRFLOW_CONN_STOQ_EU='{"conn_type": "stoq", "password": "stoq_api_key_..."}'"""),
+        ("stoq-eu", "airflow connections add 'stoq-eu' --conn-type stoq --conn-password 'stoq_api_key_...'"),
+    ],
+)
+def test_the_missing_connection_hint_names_that_connection(conn_id, hint):
+    from stoq_provider.hooks.connection import missing_connection
+
+    message = str(missing_connection(conn_id))
+    assert hint in message and "STOQ_DEFAULT" not in message
