@@ -116,12 +116,13 @@ class NotifyProgress:
             refill_per_second=budget.limit / window if budget.limit else None,
         )
         self.log.info(
-            "STOQ notify progress: %d/%d intents (%.0f%%), %d failed; %.0f intents/s; %d points spent, %s; "
-            "%.1f s waited for budget; about %s left.",
+            "STOQ notify progress: %d/%d intents (%.0f%%), %d failed, %d read-backs; %.0f intents/s; %d points "
+            "spent, %s; %.1f s waited for budget; about %s left.",
             result.handled,
             self.total,
             100.0 * result.handled / self.total,
             len(result.failed),
+            result.read_requests,
             result.handled / elapsed if elapsed > 0 else 0.0,
             spent.points,
             _budget_words(budget),

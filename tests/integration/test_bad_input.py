@@ -57,6 +57,8 @@ MISSING_CONN = "stoq_bad_input_missing"
 WRONG_KEY = "stoq_api_key_" + "w" * 32
 #: ``host`` placeholder: a loopback port with nothing listening, chosen when the case runs.
 CLOSED_PORT = "<closed loopback port>"
+#: ``host`` placeholder: the sandbox (plain HTTP) addressed as ``https://``.
+HTTPS_TO_SANDBOX = "<https:// to the sandbox>"
 #: Text that must never be (part of) an error message.
 FORBIDDEN = ("Traceback", 'File "', "requests.exceptions", "urllib3", "httpx.", "httpcore")
 #: Packages whose exceptions must not be the cause of a provider error.
@@ -86,8 +88,8 @@ class Env:
     define: Callable[..., None]
     password: str | None = None
 
-    def connect(self, *, password: Any = _KEEP, host: Any = _KEEP, **extra: Any) -> None:
-        """Point ``stoq_default`` at the sandbox (fast retries), overriding the key, host or extras."""
+    def connect(self, *, password: Any = _KEEP, host: Any = _KEEP, schema: Any = _KEEP, **extra: Any) -> None:
+        """Point ``stoq_default`` at the sandbox (fast retries), overriding the key, host, schema or extras."""
         self.define(**extra)
         name = "AIRFLOW_CONN_STOQ_DEFAULT"
         payload = json.loads(os.environ[name])
@@ -95,8 +97,12 @@ class Env:
             payload["password"] = password
         if host == CLOSED_PORT:
             host = f"http://127.0.0.1:{closed_port()}/api/v1/external"
+        if host == HTTPS_TO_SANDBOX:
+            host = self.sandbox.base_url.replace("http://", "https://")
         if host is not _KEEP:
             payload["host"] = host
+        if schema is not _KEEP:
+            payload["schema"] = schema
         self.password = payload.get("password")
         self.monkeypatch.setenv(name, json.dumps(payload))
         self.monkeypatch.delenv(f"AIRFLOW_CONN_{MISSING_CONN.upper()}", raising=False)
@@ -467,6 +473,31 @@ HOOK_CASES = [
         r"must be a number",
         conn={"timeout": "soon"},
     ),
+    Case(
+        "conn-extra-misspelled",
+        lambda env: StoqHook().get_intent("abc"),
+        StoqConfigError,
+        r"'batchsize'",
+        r"did you mean 'batch_size'\?",
+        conn={"batchsize": 500},
+    ),
+    Case(
+        "conn-path-in-host-and-schema",
+        lambda env: StoqHook().get_intent("abc"),
+        StoqConfigError,
+        r"schema",
+        r"part of the base URL would be lost\. Put the whole base URL in host",
+        conn={"host": "https://proxy.example.com/stoq", "schema": "api/v1/external"},
+    ),
+    Case(
+        "conn-https-to-a-plain-http-server",
+        lambda env: StoqHook().get_intent("abc"),
+        StoqConfigError,
+        r"plain HTTP",
+        r"set the connection's host to 'http://127\.0\.0\.1",
+        "elsewhere",
+        conn={"host": HTTPS_TO_SANDBOX, "max_retries": 1},
+    ),
     # -- STOQ refuses
     Case(
         "hook-wrong-key-401",
@@ -672,6 +703,15 @@ ASYNC_CASES = [
         r"no API key",
         r"Put the store's STOQ API key in the connection's password",
         conn={"password": ""},
+    ),
+    Case(
+        "async-conn-https-to-a-plain-http-server",
+        lambda env: alist(),
+        StoqConfigError,
+        r"plain HTTP",
+        r"set the connection's host to 'http://127\.0\.0\.1",
+        "elsewhere",
+        conn={"host": HTTPS_TO_SANDBOX, "max_retries": 1},
     ),
     Case(
         "async-conn-http-to-remote-host",

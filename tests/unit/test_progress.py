@@ -60,7 +60,8 @@ def test_lines_come_by_time_not_by_batch(caplog):
         progress(result)
     lines = [r.getMessage() for r in caplog.records if "progress" in r.getMessage()]
     assert len(lines) == 4  # at 5, 10, 15 and 20 s, not after each of the 40 batches
-    assert lines[0].startswith("STOQ notify progress: 1000/10000 intents (10%), 0 failed; 200 intents/s; 20 points")
+    first = "STOQ notify progress: 1000/10000 intents (10%), 0 failed, 0 read-backs; 200 intents/s; 20 points"
+    assert lines[0].startswith(first)
     assert "budget 0/60 left; 2.5 s waited for budget" in lines[0]
     # 60 batches left need 120 points with none left, at 1 point/s (60 per the documented 60 s): 2 min, not 30 s.
     assert lines[-1].endswith("about 2 min 0 s left."), lines[-1]
