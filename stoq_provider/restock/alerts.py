@@ -60,6 +60,11 @@ class RestockRequest:
         """
         sources = sources or {}
         values = {**_DEFAULTS, **options}
+        for name, source in sources.items():
+            value = values[name]
+            if source.startswith("the template") and isinstance(value, str) and ("{{" in value or "{%" in value):
+                # Airflow 3.1 leaves a template that rendered to an empty value as it was; 3.2+ sets "".
+                values[name] = ""
         selector = selectors.exactly_one(owner, sources, **{name: values[name] for name in SELECTORS})
         checked = {name: _check(name, values[name], sources.get(name)) for name in (selector, *_OTHER_OPTIONS)}
         return cls(
