@@ -26,17 +26,8 @@ OPTION_NAMES: tuple[str, ...] = (
     "on_partial_failure",
     "dry_run",
 )
-#: The options rendered as Jinja templates (all but ``on_partial_failure``, a choice made when writing the DAG).
-TEMPLATE_FIELDS: tuple[str, ...] = (
-    "intent_ids",
-    "shopify_variant_ids",
-    "shopify_product_ids",
-    "inventory",
-    "allow_resend",
-    "intent_types",
-    "batch_size",
-    "dry_run",
-)
+#: The options rendered as Jinja templates: all but ``on_partial_failure``, a choice made when writing the DAG.
+TEMPLATE_FIELDS: tuple[str, ...] = tuple(name for name in OPTION_NAMES if name != "on_partial_failure")
 
 
 def deferred_source(value: Any) -> str | None:
