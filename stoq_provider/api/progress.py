@@ -91,10 +91,7 @@ class NotifyProgress:
     def spent(self) -> TransportUsage:
         """What the run has spent since it started."""
         now, then = self.usage(), self.start_usage
-        spent = now.copy()
-        for name in ("requests", "points", "paced_seconds", "rate_limited", "rate_limited_seconds"):
-            setattr(spent, name, getattr(now, name) - getattr(then, name))
-        return spent
+        return type(now)(**{name: value - getattr(then, name) for name, value in vars(now).items()})
 
     def __call__(self, result: BulkNotifyResult) -> None:
         """After each batch: a line if ``interval`` seconds passed since the last one."""

@@ -62,7 +62,7 @@ class RestockRequest:
         values = {**_DEFAULTS, **options}
         for name, source in sources.items():
             value = values[name]
-            if source.startswith("the template") and isinstance(value, str) and ("{{" in value or "{%" in value):
+            if source.startswith("the template") and selectors.is_template(value):
                 # Airflow 3.1 leaves a template that rendered to an empty value as it was; 3.2+ sets "".
                 values[name] = ""
         selector = selectors.exactly_one(owner, sources, **{name: values[name] for name in SELECTORS})

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from stoq_provider.restock import selectors
+
 if TYPE_CHECKING:
     from stoq_provider.restock.alerts import RestockRequest
 
@@ -37,7 +39,7 @@ def deferred_source(value: Any) -> str | None:
     Jinja is "the template '{{ ... }}'".
     """
     if isinstance(value, str):
-        return f"the template {value!r}" if "{{" in value or "{%" in value else None
+        return f"the template {value!r}" if selectors.is_template(value) else None
     references = getattr(value, "iter_references", None)
     if callable(references):
         tasks = list(dict.fromkeys(operator.task_id for operator, _ in references()))

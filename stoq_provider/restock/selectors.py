@@ -14,6 +14,12 @@ from typing import Any
 from stoq_provider.api import validation
 from stoq_provider.exceptions import StoqConfigError
 
+
+def is_template(value: Any) -> bool:
+    """True for text holding Jinja (``{{ ... }}`` or ``{% ... %}``): a value known only once rendered."""
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
 #: What a template renders when its value was nothing.
 _NOTHING = {"", "none", "null"}
 

@@ -40,8 +40,7 @@ CLI_DEFAULTS: dict[str, Any] = {"intents": 1000, "variants": 10}
 def _add_option(group: Any, name: str, default: Any, metadata: Mapping[str, Any]) -> None:
     """One option of a declaration (a dataclass field with a ``help`` in its metadata), on the command line."""
     flag = "--" + name.replace("_", "-")
-    shown = "%(default)s"
-    help_text = f"{metadata['help']} (default: {shown})" if "default" not in metadata["help"] else metadata["help"]
+    help_text = metadata["help"] if "default" in metadata["help"] else f"{metadata['help']} (default: %(default)s)"
     if isinstance(default, bool):
         group.add_argument(flag, action="store_true", help=metadata["help"])
         return
