@@ -23,12 +23,15 @@ pytest_plugins = ["stoq_provider.sandbox.pytest_plugin", "tests.support.airflow_
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_budgets() -> Iterator[None]:
-    """Each test starts with no remembered rate budget (the sandbox is reset between tests too)."""
+    """Each test starts with no remembered rate budget or demand bound (the sandbox is reset between tests too)."""
     from stoq_provider.api import ratelimit
+    from stoq_provider.restock.waiting import shared_bounds
 
     ratelimit._registry.clear()
+    shared_bounds.clear()
     yield
     ratelimit._registry.clear()
+    shared_bounds.clear()
 
 
 @pytest.fixture

@@ -108,6 +108,25 @@ class BaseAsyncStoqClient:
             for intent in listing.take(*contract.parse_intents_page(body)):
                 yield intent
 
+    async def products_in_demand(
+        self, *, start_date: Any = None, end_date: Any = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The variants customers are waiting for, paged and checked as
+        :meth:`StoqClient.products_in_demand <stoq_provider.api.client.StoqClient.products_in_demand>`.
+
+        :param start_date: count signups created on or after this day.
+        :param end_date: count signups created on or before this day.
+        """
+        from stoq_provider.api.paging import Listing, variant_key
+
+        start, end = validation.date_range(start_date, end_date)
+        transport = await self.transport()
+        listing = Listing("products_in_demand", "variants", key=variant_key, asked=MAX_PER_PAGE, log=self.log)
+        while listing.next_page():
+            body = await transport.send(contract.products_in_demand(start_date=start, end_date=end, page=listing.page))
+            for item in listing.take(*contract.parse_demand_page(body)):
+                yield item
+
 
 class AsyncStoqClient(BaseAsyncStoqClient):
     """Read STOQ intents without blocking the event loop, outside Airflow. Close it with :meth:`aclose`.

@@ -32,6 +32,13 @@ CREATE_WRAPPED = "wrapped"
 CREATE_BARE = "bare"
 CREATE_SHAPES: tuple[str, ...] = (CREATE_WRAPPED, CREATE_BARE)
 
+#: The ``products_in_demand`` page: as documented (a ``product_variants_in_demand`` list whose items carry
+#: ``pending``), the list under another key, or items that carry no ``pending`` count.
+DEMAND_DOCUMENTED = "documented"
+DEMAND_OTHER_KEY = "other-key"
+DEMAND_NO_PENDING = "no-pending"
+DEMAND_SHAPES: tuple[str, ...] = (DEMAND_DOCUMENTED, DEMAND_OTHER_KEY, DEMAND_NO_PENDING)
+
 #: Statuses a bulk notify over the cap may meet: STOQ's own ``400``, or a proxy's ``413``.
 MAX_BULK_STATUSES: tuple[int, ...] = (400, 413)
 
@@ -49,6 +56,7 @@ class Reading:
     :param create_shape: the ``201`` body of the signup endpoint (see :data:`CREATE_SHAPES`).
     :param count_extra: ``meta.total_count`` of every listing claims this many more items than it can serve
         (a server whose listing falls short of its own count).
+    :param demand_shape: the ``products_in_demand`` page (see :data:`DEMAND_SHAPES`).
     """
 
     page_cap: int = field(default=500, metadata={"help": "most items a page holds, whatever per_page asks (1 to 500)"})
@@ -72,6 +80,13 @@ class Reading:
     count_extra: int = field(
         default=0, metadata={"help": "meta.total_count claims this many items more than a listing serves"}
     )
+    demand_shape: str = field(
+        default=DEMAND_DOCUMENTED,
+        metadata={
+            "help": "the products_in_demand page: as documented, its list under another key, or no pending counts",
+            "choices": ("documented", "other-key", "no-pending"),
+        },
+    )
 
     def __post_init__(self) -> None:
         checks = (
@@ -82,6 +97,7 @@ class Reading:
             (self.refusals in REFUSAL_WORDINGS, f"refusals must be one of {REFUSAL_WORDINGS}"),
             (self.create_shape in CREATE_SHAPES, f"create_shape must be one of {CREATE_SHAPES}"),
             (self.count_extra >= 0, "count_extra must not be negative"),
+            (self.demand_shape in DEMAND_SHAPES, f"demand_shape must be one of {DEMAND_SHAPES}"),
         )
         for ok, message in checks:
             if not ok:

@@ -46,6 +46,7 @@ from stoq_provider.sandbox.models import (
     RateLimitBody,
     TransferRequest,
 )
+from stoq_provider.sandbox.readings import DEMAND_NO_PENDING, DEMAND_OTHER_KEY
 from stoq_provider.sandbox.state import SandboxState
 from stoq_provider.sandbox.store import IntentFilter
 from stoq_provider.sandbox.timeutil import parse_day
@@ -198,9 +199,11 @@ async def products_in_demand(
         lambda: demand.products_in_demand(state, start_day=start_day, end_day=end_day),
     )
     items, meta = _page(state, report, page, per_page)
-    return JSONResponse(
-        {"product_variants_in_demand": items, "has_next_page": page < meta["total_pages"], "meta": meta}
-    )
+    shape = state.reading.demand_shape
+    if shape == DEMAND_NO_PENDING:
+        items = [{("waiting" if k == "pending" else k): v for k, v in item.items()} for item in items]
+    key = "variants" if shape == DEMAND_OTHER_KEY else "product_variants_in_demand"
+    return JSONResponse({key: items, "has_next_page": page < meta["total_pages"], "meta": meta})
 
 
 @router.post(

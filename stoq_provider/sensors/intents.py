@@ -118,16 +118,15 @@ class StoqPendingIntentsSensor(BaseSensorOperator):
     # ------------------------------------------------------------------ poke, reschedule
 
     def poke(self, context: Context) -> PokeReturnValue:
-        """Count the waiting customers once; done when there are at least ``min_pending``."""
-        from itertools import chain
-
-        from stoq_provider.restock.demand import count_pending, pending_queries, summary
+        """Check once whether ``min_pending`` customers wait (cheaply: see :mod:`stoq_provider.restock.waiting`)."""
+        from stoq_provider.restock.waiting import check_waiting, describe, run_check
 
         variants, products, min_pending, types = self._checked()
-        intents = chain.from_iterable(self.hook.list_intents(**q) for q in pending_queries(variants, products))
-        result = summary(count_pending(intents, types, variant_ids=variants or ()))
-        self.log.info("STOQ: %d customers waiting (need %d): %s", result["total"], min_pending, result["pending"])
-        return PokeReturnValue(is_done=result["total"] >= min_pending, xcom_value=result)
+        result = run_check(self.hook, check_waiting(variants, products, min_pending, types))
+        self.log.info("STOQ: %s (need %d): %s", describe(result), min_pending, result["pending"])
+        return PokeReturnValue(
+            is_done=result["met"], xcom_value={"pending": result["pending"], "total": result["total"]}
+        )
 
     # ------------------------------------------------------------------ deferrable
 

@@ -89,16 +89,22 @@ class StoqPendingIntentsTrigger(BaseTrigger):
         """Poll every ``poke_interval`` seconds; yield one success or error event, then stop."""
         from stoq_provider.exceptions import StoqError
         from stoq_provider.hooks.stoq_async import StoqAsyncHook
-        from stoq_provider.restock.demand import summary
+        from stoq_provider.restock.waiting import arun_check, check_waiting, describe
 
         hook = StoqAsyncHook(stoq_conn_id=self.stoq_conn_id)
         try:
             if not self.shopify_variant_ids and not self.shopify_product_ids:
                 yield self._error("the trigger was given no shopify_variant_ids or shopify_product_ids")
                 return
+            slept = self.poke_interval
             while True:
                 try:
-                    result = summary(await self._count(hook))
+                    check = check_waiting(
+                        self.shopify_variant_ids, self.shopify_product_ids, self.min_pending, self.intent_types
+                    )
+                    # Triggers of one store share a products_in_demand read for up to half the time since
+                    # their last look, so each look sees the store as it was at most half a pause before.
+                    result = await arun_check(hook, check, max_age=slept / 2)
                 except StoqError as exc:
                     yield self._error(self._safe(str(exc), hook))
                     return
@@ -106,30 +112,21 @@ class StoqPendingIntentsTrigger(BaseTrigger):
                     self.log.exception("Unexpected error while checking STOQ for waiting customers.")
                     yield self._error(f"unexpected {type(exc).__name__} while checking STOQ (see the triggerer log)")
                     return
-                if result["total"] >= self.min_pending:
-                    yield TriggerEvent({"status": "success", **result})
+                counts = {"pending": result["pending"], "total": result["total"]}
+                if result["met"]:
+                    yield TriggerEvent({"status": "success", **counts})
                     return
                 left = None if self.end_time is None else self.end_time - time.time()
                 if left is not None and left <= 0:
-                    message = f"{result['total']} customers waiting when the wait ended (need {self.min_pending})"
-                    yield TriggerEvent({"status": "timeout", "message": message, **result})
+                    message = f"{describe(result)} when the wait ended (need {self.min_pending})"
+                    yield TriggerEvent({"status": "timeout", "message": message, **counts})
                     return
                 pause = self.poke_interval if left is None else min(self.poke_interval, left)
-                self.log.info(
-                    "%d customers waiting (need %d); next check in %.1f s.", result["total"], self.min_pending, pause
-                )
+                self.log.info("%s (need %d); next check in %.1f s.", describe(result), self.min_pending, pause)
                 await asyncio.sleep(pause)
+                slept = pause
         finally:
             await hook.aclose()
-
-    async def _count(self, hook: StoqAsyncHook) -> dict[str, int]:
-        from stoq_provider.restock.demand import count_pending, pending_queries
-
-        counts = count_pending((), self.intent_types, variant_ids=self.shopify_variant_ids or ())
-        for query in pending_queries(self.shopify_variant_ids, self.shopify_product_ids):
-            async for intent in hook.list_intents(**query):
-                count_pending((intent,), self.intent_types, counts=counts)
-        return counts
 
     @staticmethod
     def _error(message: str) -> TriggerEvent:

@@ -141,17 +141,23 @@ def test_notify_by_inventory_follows_the_inventory_rule(reading):
 
 
 def test_sensor_poke_counts_every_waiting_customer(reading):
+    """A threshold of exactly everyone waiting is met (every page counted) and one more is not."""
     variants = _variants(reading)
     expected = count_pending(reading.intents(), variant_ids=variants)
-    result = StoqPendingIntentsSensor(task_id="wait", shopify_variant_ids=variants).poke({})
-    assert result.xcom_value == {"pending": expected, "total": sum(expected.values())}
+    total = sum(expected.values())
+    met = StoqPendingIntentsSensor(task_id="wait", shopify_variant_ids=variants, min_pending=total).poke({})
+    assert met.is_done and met.xcom_value == {"pending": expected, "total": total}
+    short = StoqPendingIntentsSensor(task_id="wait", shopify_variant_ids=variants, min_pending=total + 1).poke({})
+    assert not short.is_done and short.xcom_value == {"pending": expected, "total": total}
 
 
 def test_trigger_counts_every_waiting_customer(reading):
     variants = _variants(reading)
     expected = count_pending(reading.intents(), variant_ids=variants)
-    [event] = all_events(StoqPendingIntentsTrigger(shopify_variant_ids=variants, poke_interval=0.1))
-    assert event == {"status": "success", "pending": expected, "total": sum(expected.values())}
+    total = sum(expected.values())
+    trigger = StoqPendingIntentsTrigger(shopify_variant_ids=variants, min_pending=total, poke_interval=0.1)
+    [event] = all_events(trigger)
+    assert event == {"status": "success", "pending": expected, "total": total}
 
 
 def test_products_in_demand_lists_every_variant(reading):

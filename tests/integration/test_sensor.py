@@ -75,15 +75,18 @@ def test_poke_counts_per_variant_as_the_sandbox_does(stoq_sandbox, set_stoq_conn
     assert not not_yet.is_done and not_yet.xcom_value == done.xcom_value
     nobody = sensor(shopify_variant_ids=[NEW_VARIANT]).poke({})
     assert not nobody.is_done and nobody.xcom_value == {"pending": {str(NEW_VARIANT): 0}, "total": 0}
-    assert calls(stoq_sandbox, "list_intents") == 2 * len(variants) + 1
+    # One bound per poke; the variant nobody waits on is ruled out by it, with no listing.
+    assert calls(stoq_sandbox, "products_in_demand") == 3
+    assert calls(stoq_sandbox, "list_intents") == 2 * len(variants)
 
 
 def test_poke_by_product(stoq_sandbox, set_stoq_connection):
     set_stoq_connection()
     product = stoq_sandbox.intents()[0]["shopify_product_id"]
     expected = {k: v for k, v in pending_in_sandbox(stoq_sandbox, product=product).items() if v}
-    result = sensor(shopify_product_ids=str(product)).poke({})
-    assert result.is_done and result.xcom_value == {"pending": expected, "total": sum(expected.values())}
+    total = sum(expected.values())
+    result = sensor(shopify_product_ids=str(product), min_pending=total).poke({})
+    assert result.is_done and result.xcom_value == {"pending": expected, "total": total}
 
 
 def test_poke_counts_wishlist_reminders_only_when_asked(stoq_sandbox, set_stoq_connection):
@@ -105,9 +108,9 @@ def test_poke_counts_wishlist_reminders_only_when_asked(stoq_sandbox, set_stoq_c
 )
 def test_selector_forms(stoq_sandbox, set_stoq_connection, value):
     set_stoq_connection()
-    result = sensor(shopify_variant_ids=value).poke({})
+    result = sensor(shopify_variant_ids=value, min_pending=10**6).poke({})  # ruled out by the bound alone
     assert set(result.xcom_value["pending"]) == {"40000000001", "40000000002"}
-    assert calls(stoq_sandbox, "list_intents") == 2
+    assert (calls(stoq_sandbox, "products_in_demand"), calls(stoq_sandbox, "list_intents")) == (1, 0)
 
 
 @pytest.mark.parametrize(
@@ -148,9 +151,10 @@ def test_constructor_only_stores_arguments(stoq_sandbox):
 def test_deferrable_execute_returns_at_once_when_enough_customers_wait(stoq_sandbox, set_stoq_connection):
     set_stoq_connection()
     variant = seeded_variants(stoq_sandbox, 1)[0]
-    result = sensor(shopify_variant_ids=[variant], deferrable=True).execute({})
-    assert result == {"pending": pending_in_sandbox(stoq_sandbox, variants=[variant]), "total": result["total"]}
-    assert result["total"] > 0
+    expected = pending_in_sandbox(stoq_sandbox, variants=[variant])
+    total = expected[str(variant)]
+    result = sensor(shopify_variant_ids=[variant], min_pending=total, deferrable=True).execute({})
+    assert result == {"pending": expected, "total": total} and total > 0
 
 
 def test_deferrable_execute_defers_to_the_trigger_with_the_timeout(stoq_sandbox, set_stoq_connection):
@@ -175,7 +179,7 @@ def test_deferrable_execute_defers_to_the_trigger_with_the_timeout(stoq_sandbox,
         "poke_interval": 30.0,
     }
     assert before + 590 <= end_time <= time.time() + 600, "the trigger ends by itself when the timeout does"
-    assert calls(stoq_sandbox, "list_intents") == 1, "it checked once before deferring"
+    assert calls(stoq_sandbox, "products_in_demand") == 1, "it checked once before deferring"
 
 
 def test_resume_with_events():
@@ -256,8 +260,9 @@ class AddWhenPolled(threading.Thread):
 
     def run(self):
         while not self.stop.wait(0.05):
-            if calls(self.server, "list_intents") >= self.after:
-                self.polls_before = calls(self.server, "list_intents")
+            # A poll asks for the store's demand bound first (nobody waits yet: that is all it asks).
+            if calls(self.server, "products_in_demand") >= self.after:
+                self.polls_before = calls(self.server, "products_in_demand")
                 self.server.add_intents(new_intents(self.n))
                 return
 
@@ -273,7 +278,7 @@ class AddWhenPolled(threading.Thread):
 def _assert_found_two(result, server):
     assert result.state("wait") == "success", result.states
     assert result.xcom("wait") == {"pending": {str(NEW_VARIANT): 2}, "total": 2}
-    assert calls(server, "list_intents") >= 3, "it polled, found nobody, and polled again"
+    assert calls(server, "products_in_demand") >= 3, "it polled, found nobody, and polled again"
 
 
 def test_dag_run_poke_mode_with_xcomarg_ids(stoq_sandbox, set_stoq_connection, airflow_db_inprocess, monkeypatch):
@@ -326,9 +331,9 @@ def test_dag_run_deferrable_mode_really_defers(
                 kwargs=dict(row.kwargs),
                 deferred_at=ti.start_date,
             )
-        before = calls(stoq_sandbox, "list_intents")
+        before = calls(stoq_sandbox, "products_in_demand")
         event = inline(trigger, task_sdk_ti)
-        seen["trigger_requests"] = calls(stoq_sandbox, "list_intents") - before
+        seen["trigger_requests"] = calls(stoq_sandbox, "products_in_demand") - before
         seen["event"] = event.payload
         return event
 
@@ -357,7 +362,7 @@ def test_dag_run_poke_timeout_with_soft_fail_skips(
     set_stoq_connection()
     result = run_dag(TEST_DAGS, "stoq_sensor_soft_fail", monkeypatch)
     assert result.state("wait") == "skipped"
-    assert calls(stoq_sandbox, "list_intents") >= 2
+    assert calls(stoq_sandbox, "products_in_demand") >= 2
 
 
 def test_dag_run_inline_trigger_ends_at_the_sensor_timeout_and_skips_with_soft_fail(
@@ -369,7 +374,7 @@ def test_dag_run_inline_trigger_ends_at_the_sensor_timeout_and_skips_with_soft_f
     result = run_dag(TEST_DAGS, "stoq_sensor_deferrable_soft_fail", monkeypatch)
     assert result.state("wait") == "skipped"
     assert time.time() - started < 60, "the wait ended at the sensor's 2 s timeout"
-    assert calls(stoq_sandbox, "list_intents") >= 3, "one check before deferring, then the trigger polled"
+    assert calls(stoq_sandbox, "products_in_demand") >= 3, "one check before deferring, then the trigger polled"
 
 
 def test_dag_run_deferral_timeout_with_soft_fail_skips(
@@ -419,7 +424,7 @@ def test_dag_run_deferral_timeout_with_soft_fail_skips(
         # Here the scheduler's deferral timeout, not the trigger's own end_time, must end the wait.
         trigger = import_string(classpath)(**{**kwargs, "end_time": None})
         left = (trigger_timeout - timezone.utcnow()).total_seconds()
-        before = calls(stoq_sandbox, "list_intents")
+        before = calls(stoq_sandbox, "products_in_demand")
 
         async def run_until_timeout():
             try:
@@ -428,7 +433,7 @@ def test_dag_run_deferral_timeout_with_soft_fail_skips(
                 seen["cancelled"] = True
 
         asyncio.run(run_until_timeout())
-        seen["trigger_requests"] = calls(stoq_sandbox, "list_intents") - before
+        seen["trigger_requests"] = calls(stoq_sandbox, "products_in_demand") - before
 
     def triggerer_and_scheduler():
         try:

@@ -78,8 +78,10 @@ def test_product_selector_counts_per_variant(stoq_sandbox, set_stoq_connection):
     set_stoq_connection()
     product = stoq_sandbox.intents()[0]["shopify_product_id"]
     expected = {k: v for k, v in pending_in_sandbox(stoq_sandbox, product=product).items() if v}
-    [event] = all_events(StoqPendingIntentsTrigger(shopify_product_ids=[product], poke_interval=0.1))
-    assert event == {"status": "success", "pending": expected, "total": sum(expected.values())}
+    total = sum(expected.values())
+    trigger = StoqPendingIntentsTrigger(shopify_product_ids=[product], min_pending=total, poke_interval=0.1)
+    [event] = all_events(trigger)
+    assert event == {"status": "success", "pending": expected, "total": total}
     assert calls(stoq_sandbox, "list_intents") == 1
 
 
@@ -91,13 +93,19 @@ def test_counts_only_the_requested_intent_types(stoq_sandbox, set_stoq_connectio
         + new_intents(1, blocked_at="2026-01-02T00:00:00Z")
         + new_intents(1, customer_unsubscribed_at="2026-01-02T00:00:00Z")
     )
-    [restock] = all_events(StoqPendingIntentsTrigger(shopify_variant_ids=[NEW_VARIANT], poke_interval=0.1))
-    [both] = all_events(
-        StoqPendingIntentsTrigger(
-            shopify_variant_ids=[NEW_VARIANT], intent_types=["restock", "wishlist_reminder"], poke_interval=0.1
-        )
+    # Five signups unsent, one a customer waiting for a restock: a threshold of 2 is never met.
+    restock = StoqPendingIntentsTrigger(
+        shopify_variant_ids=[NEW_VARIANT], min_pending=2, poke_interval=0.1, end_time=time.time() + 0.5
     )
-    assert restock["total"] == 1 and both["total"] == 3
+    [ended] = all_events(restock)
+    both = StoqPendingIntentsTrigger(
+        shopify_variant_ids=[NEW_VARIANT],
+        min_pending=3,
+        intent_types=["restock", "wishlist_reminder"],
+        poke_interval=0.1,
+    )
+    [met] = all_events(both)
+    assert (ended["status"], ended["total"]) == ("timeout", 1) and (met["status"], met["total"]) == ("success", 3)
 
 
 def test_keeps_polling_until_demand_appears(stoq_sandbox, set_stoq_connection):
@@ -108,7 +116,7 @@ def test_keeps_polling_until_demand_appears(stoq_sandbox, set_stoq_connection):
         waiting = asyncio.ensure_future(anext(trigger.run()))
         await asyncio.sleep(0.7)
         assert not waiting.done(), "nobody waits yet: the trigger must keep polling"
-        polls_before = calls(stoq_sandbox, "list_intents")
+        polls_before = calls(stoq_sandbox, "products_in_demand")  # nobody waits: the bound alone answers
         await asyncio.to_thread(stoq_sandbox.add_intents, new_intents(2))
         await asyncio.sleep(0.5)
         assert not waiting.done(), "2 < min_pending: still waiting"
@@ -138,7 +146,7 @@ def test_end_time_ends_the_wait_with_one_timeout_event_and_stops_polling(stoq_sa
         }
     ]
     assert took < 10, "it slept only until end_time, not a whole poke_interval"
-    assert calls(stoq_sandbox, "list_intents") == 2, "one poll at the start, one last look at end_time"
+    assert calls(stoq_sandbox, "products_in_demand") == 2, "one poll at the start, one last look at end_time"
 
 
 # ---------------------------------------------------------------------------------------------- errors
@@ -152,7 +160,7 @@ def test_bad_key_gives_one_error_event_without_the_key(stoq_sandbox, monkeypatch
     assert len(events) == 1 and events[0]["status"] == "error"
     message = events[0]["message"]
     assert "401" in message and bad_key not in message and "w" * 32 not in message
-    assert calls(stoq_sandbox, "list_intents", 401) == 1, "a 401 is not retried"
+    assert calls(stoq_sandbox, status=401) == 1, "a 401 is not retried"
 
 
 def test_missing_connection_gives_an_error_event_and_no_request(stoq_sandbox, set_stoq_connection):
@@ -166,8 +174,11 @@ def test_transient_faults_are_retried_by_the_transport(stoq_sandbox, set_stoq_co
     set_stoq_connection(timeout=0.5)
     stoq_sandbox.set_faults(script=["error500", "html502", "drop"], endpoints=["list_intents"])
     variant = seeded_variants(stoq_sandbox, 1)[0]
-    [event] = all_events(StoqPendingIntentsTrigger(shopify_variant_ids=[variant], poke_interval=0.1))
     expected = pending_in_sandbox(stoq_sandbox, variants=[variant])
+    trigger = StoqPendingIntentsTrigger(
+        shopify_variant_ids=[variant], min_pending=expected[str(variant)], poke_interval=0.1
+    )
+    [event] = all_events(trigger)
     assert event == {"status": "success", "pending": expected, "total": expected[str(variant)]}
     assert stoq_sandbox.stats()["faults_by_endpoint"]["list_intents"] == {"error500": 1, "html502": 1, "drop": 1}
     assert calls(stoq_sandbox, "list_intents") == 1, "then one answered request"
@@ -181,7 +192,8 @@ def test_outage_longer_than_the_retries_gives_an_error_event(stoq_sandbox, set_s
     finally:
         stoq_sandbox.outage(seconds=0)
     assert event["status"] == "error" and "500" in event["message"]
-    assert stoq_sandbox.stats()["faults_by_endpoint"]["list_intents"] == {"error500": 3}, "3 attempts, then the event"
+    faults = stoq_sandbox.stats()["faults_by_endpoint"]
+    assert faults["products_in_demand"] == {"error500": 3}, "3 attempts of the first request, then the event"
 
 
 # ---------------------------------------------------------------------------------------------- event loop
@@ -244,7 +256,7 @@ def test_cancellation_closes_the_http_client(stoq_sandbox, set_stoq_connection, 
 
     asyncio.run(scenario())
     assert closed == [True], "the open client was closed once, on cancellation"
-    assert calls(stoq_sandbox, "list_intents") >= 2
+    assert calls(stoq_sandbox, "products_in_demand") >= 2
 
 
 def test_async_hook_pages_like_the_sync_hook(stoq_sandbox, hook):
