@@ -28,9 +28,7 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-async def poll_rounds(
-    stoq_conn_id: str, poke_interval: float, log: Any = None
-) -> AsyncIterator[SignupRound]:
+async def poll_rounds(stoq_conn_id: str, poke_interval: float, log: Any = None) -> AsyncIterator[SignupRound]:
     """Yield a :class:`SignupRound` every ``poke_interval`` seconds, forever; a failed round is logged and skipped.
 
     After an authentication or configuration error the connection is read again on the next round, so a
