@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import tempfile
@@ -12,6 +13,9 @@ _AIRFLOW_HOME = tempfile.mkdtemp(prefix="stoq-airflow-home-")
 os.environ.setdefault("AIRFLOW_HOME", _AIRFLOW_HOME)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+# One Fernet key for this process and the `airflow` commands it starts: they share the database, where Airflow
+# encrypts trigger arguments (an asset watcher's trigger is stored when a DAG is parsed).
+os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode())
 
 import pytest  # noqa: E402
 

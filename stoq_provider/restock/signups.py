@@ -139,15 +139,20 @@ class SignupWatch:
 
 def event_payload(news: Sequence[Mapping[str, Any]], pending: Mapping[int, int], polled_at: datetime) -> dict[str, Any]:
     """The trigger's event: ``new`` and ``pending`` per variant (string keys), ``new_intent_ids`` (the first
-    :data:`MAX_EVENT_IDS`), ``new_total``, ``total`` (customers waiting on those variants) and ``polled_at``."""
+    :data:`MAX_EVENT_IDS`, oldest first) and the same IDs per variant (``new_intent_ids_by_variant``),
+    ``new_total``, ``total`` (customers waiting on those variants) and ``polled_at``."""
     new: dict[str, int] = {}
-    for intent in news:
+    by_variant: dict[str, list[str]] = {}
+    for position, intent in enumerate(news):
         key = str(_as_int(intent.get("shopify_variant_id")))
         new[key] = new.get(key, 0) + 1
+        if position < MAX_EVENT_IDS:
+            by_variant.setdefault(key, []).append(str(intent["id"]))
     return {
         "new": new,
         "new_total": len(news),
         "new_intent_ids": [str(intent["id"]) for intent in news[:MAX_EVENT_IDS]],
+        "new_intent_ids_by_variant": by_variant,
         "pending": {str(variant): int(count) for variant, count in sorted(pending.items())},
         "total": sum(int(count) for count in pending.values()),
         "polled_at": polled_at.isoformat(),

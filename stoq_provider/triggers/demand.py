@@ -31,7 +31,8 @@ class StoqDemandEventTrigger(BaseEventTrigger):
       other-type signups never count) that it has not reported appear on the watched variants or products (none
       given: the whole store). It never reports a signup twice, yields nothing while nothing new happens, and
       keeps polling after each event. The event's JSON payload: ``new`` (new signups per variant),
-      ``new_total``, ``new_intent_ids`` (the first 1,000), ``pending`` (customers waiting now on each of those
+      ``new_total``, ``new_intent_ids`` (the first 1,000, oldest first), ``new_intent_ids_by_variant`` (the same
+      IDs per variant), ``pending`` (customers waiting now on each of those
       variants), ``total`` (their sum) and ``polled_at``.
     * On Airflow 3.3+ the watchers of one connection with the same ``poke_interval`` share one poll round in a
       triggerer, and each keeps its watermark in the asset state store: a triggerer restart neither re-reports

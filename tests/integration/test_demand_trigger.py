@@ -281,3 +281,51 @@ def test_a_revoked_key_is_logged_without_the_key_and_watching_goes_on(
     out = capsys.readouterr().out
     assert out.count("fix the connection: STOQ rejected the API key (401)") >= 3
     assert "revoked-key-0000000000" not in out
+
+
+# ---------------------------------------------------------------------------------------------- one poll (3.3+)
+
+
+def test_watchers_of_one_store_share_one_poll_through_airflows_shared_streams(stoq_sandbox, set_stoq_connection):
+    shared_stream = pytest.importorskip(
+        "airflow.triggers.shared_stream", reason="shared streams arrived in Airflow 3.3; before, each polls alone"
+    )
+    set_stoq_connection()
+    watchers = [
+        StoqDemandEventTrigger(shopify_variant_ids=[NEW_VARIANT], poke_interval=ROUND),
+        StoqDemandEventTrigger(shopify_variant_ids=[OTHER_VARIANT], poke_interval=ROUND),
+        StoqDemandEventTrigger(shopify_variant_ids=[NEW_VARIANT, OTHER_VARIANT], min_new=5, poke_interval=ROUND),
+    ]
+    keys = {watcher.shared_stream_key() for watcher in watchers}
+    assert len(keys) == 1
+
+    async def scenario() -> tuple[list[list[dict[str, Any]]], int, int]:
+        manager = shared_stream.SharedStreamManager()
+        key = keys.pop()
+        streams = [
+            Watching(stoq_sandbox, w.filter_shared_stream(manager.subscribe(trigger_id=n, trigger=w, key=key)))
+            for n, w in enumerate(watchers)
+        ]
+        for stream in streams:
+            await stream.__aenter__()
+        first = streams[0]
+        await first.wait_rounds(2)
+        start = await first.rounds()
+        begun = asyncio.get_running_loop().time()
+        await first.add(new_intents(2))
+        await first.add(new_intents(1, variant=OTHER_VARIANT))
+        await first.until(lambda: len(streams[0].events) == 1 and len(streams[1].events) == 1)
+        await first.wait_rounds(5)
+        listings = await first.rounds() - start
+        rounds = round((asyncio.get_running_loop().time() - begun) / ROUND)
+        for stream in streams:
+            await stream.__aexit__(None, None, None)
+        for n in range(len(watchers)):
+            await manager.unsubscribe(n, key)
+        return [stream.events for stream in streams], listings, rounds
+
+    events, listings, rounds = run(scenario())
+    assert [len(e) for e in events] == [1, 1, 0], "each watcher its own news; the third needs 5"
+    assert events[0][0]["new"] == {str(NEW_VARIANT): 2} and events[1][0]["new"] == {str(OTHER_VARIANT): 1}
+    # One store listing per round for the three watchers, plus one count per variant with news.
+    assert listings <= rounds + 2 + 2, (listings, rounds)

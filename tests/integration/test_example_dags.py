@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.support.intents import new_intents
 from tests.support.paths import EXAMPLE_DAGS
 
 
@@ -29,6 +30,7 @@ def test_every_example_parses_without_import_errors(airflow_db):
         "example_stoq_asset_alerts",
         "example_stoq_callback",
         "example_stoq_inventory",
+        "example_stoq_demand_watcher",
     }
     for path in EXAMPLE_DAGS.glob("example_*.py"):
         assert (compile(path.read_text(), str(path), "exec").co_consts[0] or "").strip(), (
@@ -86,6 +88,24 @@ def test_inventory_example(stoq_sandbox, dags_test):
     sends = stoq_sandbox.ledger()["sends"]
     assert 1 <= len(sends) <= 3
     assert "held back" in done.stdout + done.stderr
+
+
+def test_demand_watcher_example_alerts_the_new_signups_on_variants_in_stock(stoq_sandbox, dags_test):
+    """Run by hand with the event's ``new_intent_ids_by_variant`` as a param (the deployment test runs it from
+    the watcher's asset events): variant 40000000000 has units, 40000000001 has none."""
+
+    def signups(n: int, variant: int) -> list[str]:
+        fresh = [{k: v for k, v in i.items() if k != "shopify_product_id"} for i in new_intents(n, variant=variant)]
+        return [i["id"] for i in stoq_sandbox.add_intents(fresh)]
+
+    in_stock, sold_out = signups(2, 40000000000), signups(1, 40000000001)
+    conf = {"new_intent_ids_by_variant": {"40000000000": in_stock, "40000000001": sold_out}}
+    done = dags_test("example_stoq_demand_watcher", conf)
+    assert set(stoq_sandbox.ledger()["sends"]) == set(in_stock)
+    assert "3 new signups, 2 on variants in stock" in done.stdout + done.stderr
+    stoq_sandbox.reset()
+    done = dags_test("example_stoq_demand_watcher", {"new_intent_ids_by_variant": {"40000000001": sold_out}})
+    assert stoq_sandbox.ledger()["total_sends"] == 0, "nothing in stock: the alert task is skipped"
 
 
 def test_core_example_at_a_page_cap_of_100_alerts_every_waiting_customer_once(stoq_sandbox, dags_test):
