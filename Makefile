@@ -39,7 +39,7 @@ test: venv
 # (LocalExecutor, SQLite) run example_stoq_restock, triggered through the REST API, against the sandbox.
 .PHONY: test-deploy
 test-deploy: venv
-	$(BIN)/python -m pytest -m deploy tests/integration/test_deploy.py $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m deploy tests/integration/test_deploy.py tests/integration/test_deploy_watcher.py $(PYTEST_ARGS)
 
 # ruff (the package, tests, example DAGs, benchmarks, scripts) and mypy (the typed package) come with the dev
 # extra, pinned to a minor release in pyproject.toml.

@@ -154,6 +154,12 @@ class Deployment:
         finally:
             log.close()
 
+    def stop_component(self, name: str, grace: float = 30.0) -> None:
+        """Stop one component gracefully (SIGTERM to its process group); raise if it had to be killed."""
+        proc = self.procs.pop(name)
+        if stop_process_group(proc, grace=grace):
+            raise DeploymentError(f"{name} did not stop within {grace:g} s of SIGTERM and was killed")
+
     def check_alive(self) -> None:
         """Raise if a component has exited."""
         dead = {name: proc.returncode for name, proc in self.procs.items() if proc.poll() is not None}
