@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from stoq_provider.sandbox.state import SandboxState
+from stoq_provider.sandbox.timeutil import local_day
 
 
 def products_in_demand(state: SandboxState, *, start_day: str | None, end_day: str | None) -> list[dict[str, Any]]:
@@ -15,7 +16,7 @@ def products_in_demand(state: SandboxState, *, start_day: str | None, end_day: s
     """
     groups: dict[int, list[Any]] = {}  # variant id -> [product id, total, pending, last created_at]
     for intent in state.store.ordered():
-        day = intent["created_at"][:10]
+        day = local_day(intent["created_at"], state.reading.day_zone_hours)
         if (start_day is not None and day < start_day) or (end_day is not None and day > end_day):
             continue
         group = groups.get(intent["shopify_variant_id"])

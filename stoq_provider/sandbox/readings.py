@@ -57,6 +57,8 @@ class Reading:
     :param count_extra: ``meta.total_count`` of every listing claims this many more items than it can serve
         (a server whose listing falls short of its own count).
     :param demand_shape: the ``products_in_demand`` page (see :data:`DEMAND_SHAPES`).
+    :param day_zone_hours: the time zone, UTC+N (-12 to 14), of the creation day that ``start_date`` and
+        ``end_date`` filter on (the docs name none; a store's own zone is a likely reading).
     """
 
     page_cap: int = field(default=500, metadata={"help": "most items a page holds, whatever per_page asks (1 to 500)"})
@@ -87,6 +89,9 @@ class Reading:
             "choices": ("documented", "other-key", "no-pending"),
         },
     )
+    day_zone_hours: int = field(
+        default=0, metadata={"help": "start_date/end_date filter on the creation day in UTC+N (-12 to 14)"}
+    )
 
     def __post_init__(self) -> None:
         checks = (
@@ -98,6 +103,7 @@ class Reading:
             (self.create_shape in CREATE_SHAPES, f"create_shape must be one of {CREATE_SHAPES}"),
             (self.count_extra >= 0, "count_extra must not be negative"),
             (self.demand_shape in DEMAND_SHAPES, f"demand_shape must be one of {DEMAND_SHAPES}"),
+            (-12 <= self.day_zone_hours <= 14, "day_zone_hours must be between -12 and 14"),
         )
         for ok, message in checks:
             if not ok:

@@ -174,6 +174,7 @@ async def list_intents(
         start_day=start_day,
         end_day=end_day,
         notified=None if notified is None else notified == "true",
+        day_offset_hours=state.reading.day_zone_hours or None,
     )
     intents, meta = _page(state, state.store.query(flt), page, per_page)
     return JSONResponse({"intents": intents, "meta": meta})

@@ -17,6 +17,8 @@ from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypedDict, TypeVar, cast
 
+from stoq_provider.sandbox.timeutil import local_day
+
 _T = TypeVar("_T")
 #: Listings (and other derived views) kept between changes of the store.
 MEMO_SIZE = 32
@@ -78,6 +80,7 @@ class IntentFilter:
     start_day: str | None = None  # YYYY-MM-DD, inclusive
     end_day: str | None = None  # YYYY-MM-DD, inclusive
     notified: bool | None = None
+    day_offset_hours: int | None = None  # the days above are in UTC+N (the ``day_zone_hours`` reading)
 
     def is_empty(self) -> bool:
         """True when nothing is filtered."""
@@ -248,7 +251,7 @@ class IntentStore:
                 continue
             if phones is not None and intent["phone"] not in phones:
                 continue
-            day = intent["created_at"][:10]
+            day = local_day(intent["created_at"], flt.day_offset_hours)
             if (start is not None and day < start) or (end is not None and day > end):
                 continue
             if notified is not None and (intent["notified_at"] is not None) != notified:

@@ -6,7 +6,7 @@ One fixed format keeps the strings sortable, so ordering by ``created_at`` is a 
 from __future__ import annotations
 
 import time
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 _FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -33,6 +33,14 @@ def normalize_iso(value: str) -> str:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.astimezone(timezone.utc).strftime(_FORMAT)
+
+
+def local_day(created_at: str, offset_hours: int | None) -> str:
+    """The ``YYYY-MM-DD`` day of a sandbox date-time in the time zone UTC+``offset_hours`` (``None``: UTC)."""
+    if not offset_hours:
+        return created_at[:10]
+    moment = datetime.strptime(created_at, _FORMAT).replace(tzinfo=timezone.utc) + timedelta(hours=offset_hours)
+    return moment.date().isoformat()
 
 
 def parse_day(value: str) -> date:

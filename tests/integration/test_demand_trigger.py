@@ -329,3 +329,20 @@ def test_watchers_of_one_store_share_one_poll_through_airflows_shared_streams(st
     assert events[0][0]["new"] == {str(NEW_VARIANT): 2} and events[1][0]["new"] == {str(OTHER_VARIANT): 1}
     # One store listing per round for the three watchers, plus one count per variant with news.
     assert listings <= rounds + 2 + 2, (listings, rounds)
+
+
+@pytest.mark.parametrize("zone", [-12, 14])
+def test_new_signups_are_seen_whatever_time_zone_the_day_filter_uses(stoq_sandbox, set_stoq_connection, zone):
+    """The docs do not say in which time zone ``start_date`` picks the creation day (sandbox ``day_zone_hours``)."""
+    stoq_sandbox.reset(day_zone_hours=zone)
+    set_stoq_connection()
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with watching(stoq_sandbox, StoqDemandEventTrigger(poke_interval=ROUND)) as w:
+            await w.wait_rounds(2)
+            await w.add(new_intents(2))
+            await w.until(lambda: len(w.events) == 1)
+        return w.events
+
+    [event] = run(scenario())
+    assert event["new_total"] == 2

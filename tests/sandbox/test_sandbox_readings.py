@@ -166,10 +166,30 @@ def test_readings_in_a_child_process():
         assert (config["page_cap"], config["reset_reading"]) == (7, "fixed")
 
 
+@pytest.mark.parametrize("zone", [-12, 14])
+def test_day_filters_in_another_time_zone(stoq_sandbox, api, zone):
+    """23:30 UTC on 2026-03-01 is 2026-03-01 at UTC-12 and 2026-03-02 at UTC+14."""
+    stoq_sandbox.reset(intents=0, day_zone_hours=zone)
+    [added] = stoq_sandbox.add_intents([{"shopify_variant_id": 40000000000, "created_at": "2026-03-01T23:30:00Z"}])
+    local = "2026-03-01" if zone < 0 else "2026-03-02"
+    for endpoint, key in (("/intents", "intents"), ("/intents/products_in_demand", "product_variants_in_demand")):
+        url = stoq_sandbox.base_url + endpoint
+        on_day = api.get(url, params={"start_date": local, "end_date": local}, timeout=10).json()[key]
+        assert len(on_day) == 1, (endpoint, zone)
+        other = "2026-03-02" if zone < 0 else "2026-03-01"
+        assert api.get(url, params={"start_date": other, "end_date": other}, timeout=10).json()[key] == []
+    assert added["created_at"] == "2026-03-01T23:30:00Z", "created_at itself stays UTC"
+
+
 def test_bad_readings_are_refused(stoq_sandbox):
     from stoq_provider.sandbox.server import SandboxAdminError
 
-    for options in ({"reset_reading": "sometimes"}, {"max_bulk_status": 418}, {"page_cap": 501}):
+    for options in (
+        {"reset_reading": "sometimes"},
+        {"max_bulk_status": 418},
+        {"page_cap": 501},
+        {"day_zone_hours": 15},
+    ):
         with pytest.raises(SandboxAdminError) as info:
             stoq_sandbox.configure(**options)
         assert info.value.status == 400
