@@ -20,7 +20,7 @@ help:
 	@echo "make test-oldest - the same suite on Airflow $(AIRFLOW_OLDEST), in .venv-airflow-$(AIRFLOW_OLDEST)"
 	@echo "make package - build the sdist and wheel into $(DIST)/, twine check them, run the wheel in a fresh venv"
 	@echo "make test-ui - the STOQ connection form in Airflow's UI, in Debian's chromium (installed if missing) via Playwright"
-	@echo "make bench  - run the benchmarks (B1-B5) against the sandbox and write docs/img/b1_points_time.png"
+	@echo "make bench  - run the benchmarks (B1-B8) against the sandbox and write docs/img/b1_points_time.png"
 	@echo "make clean  - remove the virtualenv and build/test leftovers"
 
 venv: $(STAMP)

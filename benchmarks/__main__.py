@@ -21,6 +21,7 @@ BENCHMARKS = {
     "B5": "benchmarks.b5_imports",
     "B6": "benchmarks.b6_lost_answers",
     "B7": "benchmarks.b7_pacing",
+    "B8": "benchmarks.b8_waiting",
 }
 
 
