@@ -17,11 +17,13 @@ class StoqPendingIntentsTrigger(BaseTrigger):
     """Poll STOQ until at least ``min_pending`` pending, subscribed intents match, then fire one JSON event.
 
     Polls with :class:`~stoq_provider.hooks.stoq_async.StoqAsyncHook` (httpx): the same pacing, ``429`` waits
-    and read retries as the sync hook; it never blocks the triggerer's event loop. Each poll lists the unsent
-    intents of every variant (or every product) and counts them with
-    :func:`stoq_provider.restock.demand.count_pending`. It fires exactly one event:
+    and read retries as the sync hook; it never blocks the triggerer's event loop. Each poll is a
+    :func:`stoq_provider.restock.waiting.check_waiting`: a ``products_in_demand`` bound first (shared with the
+    other triggers of the store in this triggerer), then listings only where the bound leaves the threshold
+    possible, stopping as soon as it is met. It fires exactly one event:
 
-    * ``{"status": "success", "pending": {"<variant id>": n, ...}, "total": n}`` once ``total >= min_pending``;
+    * ``{"status": "success", "pending": {"<variant id>": n, ...}, "total": n}`` once ``min_pending`` customers
+      wait (the counts found until then: ``total >= min_pending``);
     * ``{"status": "error", "message": "..."}`` on an error that waiting will not fix (bad key, bad connection,
       an answer it cannot read) or once the transport has given up retrying a transient failure;
     * ``{"status": "timeout", "message": "...", "pending": {...}, "total": n}`` when ``end_time`` passes first.
