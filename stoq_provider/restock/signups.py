@@ -82,6 +82,22 @@ class SignupWatch:
     seen: dict[str, str] = field(default_factory=dict)
     last_poll: datetime | None = None
     started: bool = False
+    #: The creation day of the oldest new signup not yet reported (fewer than ``min_new`` so far): the listing
+    #: reaches back to it, so that it still counts once it is older than the usual window.
+    held_since: str | None = None
+
+    def window(self, polled_at: datetime, poke_interval: float) -> str:
+        """The ``start_date`` this watcher needs for a round polled at ``polled_at``."""
+        start = window_start(polled_at, self.last_poll, poke_interval)
+        if self.held_since:  # a day before the held signup's day as written: the server's zone is unknown
+            held = (date.fromisoformat(self.held_since) - timedelta(days=1)).isoformat()
+            start = min(start, held)
+        return start
+
+    def hold(self, news: Sequence[Mapping[str, Any]]) -> None:
+        """Remember how far back the new signups not yet reported go (``news`` empty: nothing is held)."""
+        days = sorted(day for day in (_day(i.get("created_at")) for i in news) if day)
+        self.held_since = days[0] if days else (self.held_since if news else None)
 
     def watches(self, intent: Mapping[str, Any]) -> bool:
         """True for a waiting signup on what this watcher watches."""
@@ -118,6 +134,7 @@ class SignupWatch:
         return {
             "version": STATE_VERSION,
             "last_poll": self.last_poll.isoformat() if self.last_poll else None,
+            "held_since": self.held_since,
             "seen": dict(sorted(self.seen.items())),
         }
 
@@ -132,8 +149,10 @@ class SignupWatch:
             restored = datetime.fromisoformat(last_poll)
         except ValueError:
             return False
+        held = state.get("held_since")
         self.seen = {str(key): str(day or "") for key, day in seen.items()}
         self.last_poll, self.started = restored, True
+        self.held_since = _day(held) or None
         return True
 
 

@@ -147,7 +147,7 @@ class StoqDemandEventTrigger(BaseEventTrigger):
 
     async def _look(self, watch: SignupWatch, signup_round: SignupRound) -> dict[str, Any] | None:
         from stoq_provider.exceptions import StoqError
-        from stoq_provider.restock.signups import event_payload, variants_of, window_start
+        from stoq_provider.restock.signups import event_payload, variants_of
 
         if not watch.started:
             waiting = [intent for intent in signup_round.intents if watch.watches(intent)]
@@ -157,12 +157,14 @@ class StoqDemandEventTrigger(BaseEventTrigger):
             return None
         intents = signup_round.intents
         try:
-            since = window_start(signup_round.polled_at, watch.last_poll, self.poke_interval)
-            if since < signup_round.since:  # back after a long pause: list from where this watcher left off
+            since = watch.window(signup_round.polled_at, self.poke_interval)
+            if since < signup_round.since:  # back after a long pause, or news held for days: list from there
                 intents = await signup_round.list_since(since)
+            since = min(since, signup_round.since)  # what this round listed: IDs seen since then are kept
             news = watch.fresh(intents)
             if len(news) < self.min_new:
-                watch.finish_round(signup_round.polled_at, signup_round.since)
+                watch.hold(news)
+                watch.finish_round(signup_round.polled_at, since)
                 self.log.info("STOQ signups: %d new (an event needs %d).", len(news), self.min_new)
                 return None
             variants = variants_of(news)
@@ -173,7 +175,8 @@ class StoqDemandEventTrigger(BaseEventTrigger):
             return None
         payload = event_payload(news, pending, signup_round.polled_at)
         watch.mark_seen(news)
-        watch.finish_round(signup_round.polled_at, signup_round.since)
+        watch.hold([])
+        watch.finish_round(signup_round.polled_at, since)
         shown = ", ".join(payload["new_intent_ids"][:20])
         self.log.info(
             "STOQ signups: %d new on %d variants (intents %s%s).",

@@ -22,7 +22,7 @@ import pytest
 
 from stoq_provider.api.client import StoqClient
 from stoq_provider.api.settings import StoqSettings
-from tests.support.deployment import Deployment, RestClient
+from tests.support.deployment import Deployment
 from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.deploy
@@ -75,22 +75,7 @@ def _run_scenario(deploy: Deployment, sandbox) -> None:
     from airflow import __version__ as airflow_version
 
     shared_state = tuple(int(p) for p in airflow_version.split(".")[:2]) >= (3, 3)
-    deploy.cli("db", "migrate")
-    deploy.cli("pools", "set", "stoq", "4", "STOQ tasks")
-    for name in ("api-server", "scheduler", "dag-processor", "triggerer"):
-        deploy.start(name)
-    api = RestClient(deploy.url)
-
-    def healthy() -> bool:
-        health = api.session.get(f"{deploy.url}/api/v2/monitor/health", timeout=10).json()
-        return all(
-            health[p]["status"] == "healthy" for p in ("metadatabase", "scheduler", "triggerer", "dag_processor")
-        )
-
-    deploy.wait_for("every component to report healthy", healthy, timeout=240)
-    api.login()
-    deploy.wait_for("the DAG processor to serialize the DAG", lambda: api.get(f"/dags/{DAG_ID}", ok=(200,)), 180)
-    api.request("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False})
+    api = deploy.bring_up(DAG_ID)
     watcher = Watcher(deploy)
     deploy.wait_for("the watcher's first round (its baseline)", lambda: "baseline set" in watcher.text(), 120)
 

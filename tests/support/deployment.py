@@ -154,6 +154,26 @@ class Deployment:
         finally:
             log.close()
 
+    def bring_up(self, dag_id: str) -> RestClient:
+        """Migrate, create the ``stoq`` pool, start every component, wait until all are healthy and ``dag_id``
+        is serialized, unpause it; return a logged-in REST client."""
+        self.cli("db", "migrate")
+        self.cli("pools", "set", "stoq", "4", "STOQ tasks")
+        for name in COMPONENTS:
+            self.start(name)
+        api = RestClient(self.url)
+
+        def healthy() -> bool:
+            health = api.session.get(f"{self.url}/api/v2/monitor/health", timeout=10).json()
+            parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+            return all(health[part]["status"] == "healthy" for part in parts)
+
+        self.wait_for("every component to report healthy", healthy, timeout=240)
+        api.login()
+        self.wait_for("the DAG processor to serialize the DAG", lambda: api.get(f"/dags/{dag_id}", ok=(200,)), 180)
+        api.request("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+        return api
+
     def stop_component(self, name: str, grace: float = 30.0) -> None:
         """Stop one component gracefully (SIGTERM to its process group); raise if it had to be killed."""
         proc = self.procs.pop(name)

@@ -81,3 +81,20 @@ def test_the_event_is_json_and_carries_at_most_max_ids():
     assert sum(map(len, event["new_intent_ids_by_variant"].values())) == MAX_EVENT_IDS
     assert event["new"] == {"1": 503, "2": 502} and event["pending"] == {"1": 600, "2": 700}
     assert event["total"] == 1300
+
+
+def test_new_signups_held_below_min_new_keep_the_window_open_until_reported():
+    w = watch()
+    w.mark_seen([intent(1, day="2026-11-01")])
+    w.finish_round(datetime(2026, 11, 28, 12, tzinfo=timezone.utc), "2026-11-27")
+    held = [intent(2, day="2026-11-28")]  # one new signup, min_new not reached
+    w.hold(w.fresh(held))
+    later = datetime(2026, 12, 4, 12, tzinfo=timezone.utc)
+    w.finish_round(later, w.window(later, 60))
+    assert w.window(later, 60) <= "2026-11-27", "the listing still reaches the held signup"
+    assert "i2" not in w.seen and [i["id"] for i in w.fresh(held)] == ["i2"]
+    again = watch()
+    assert again.load(json.loads(json.dumps(w.dump()))) and again.held_since == "2026-11-28"
+    w.mark_seen(held)
+    w.hold([])
+    assert w.window(later, 60) > "2026-11-27", "once reported, the window is the usual one"
