@@ -68,11 +68,19 @@ def airflow_env(home: Path, dags: Path, url: str) -> dict[str, str]:
 
 
 def stop_process_group(proc: subprocess.Popen[bytes], grace: float = 20.0) -> bool:
-    """End ``proc``'s whole process group: SIGTERM, then SIGKILL after ``grace`` s; True if it had to kill."""
-    signal_group(proc.pid, signal.SIGTERM)
+    """End ``proc``'s whole process group, as a service manager would; True if it had to kill.
+
+    SIGTERM goes to the component (the group's leader) first, which winds down its own children: the scheduler
+    tells its LocalExecutor workers to stop. A worker signalled directly runs the scheduler's inherited handler
+    and can wait forever for its siblings. Whatever is left of the group when the leader has exited (or after
+    ``grace`` s) gets SIGTERM, then SIGKILL at the end of ``grace``.
+    """
     deadline = time.monotonic() + grace
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=grace)
+    signal_group(proc.pid, signal.SIGTERM)
     # The leader may be gone while its children (executor workers, task supervisors) linger.
     while group_alive(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -207,7 +215,8 @@ class Deployment:
     def stop(self, grace: float = 20.0) -> list[str]:
         """Stop every component's process group; returns what had to be killed (should be empty)."""
         for proc in self.procs.values():  # all at once, so that they wind down in parallel
-            signal_group(proc.pid, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + grace
         killed = [
             f"process group of {name}"
