@@ -124,13 +124,22 @@ def dags_test(airflow_db, stoq_sandbox):
 
     dags = str(EXAMPLE_DAGS)
 
-    def run(dag_id: str, conf: dict | None = None, *, check: bool = True, folder: str | None = None, **extra: object):
+    def run(
+        dag_id: str,
+        conf: dict | None = None,
+        *,
+        check: bool = True,
+        folder: str | None = None,
+        environment: dict[str, str] | None = None,
+        **extra: object,
+    ):
         env = dict(os.environ)
         env.update(
             AIRFLOW__CORE__DAGS_FOLDER=folder or dags,
             AIRFLOW_CONN_STOQ_DEFAULT=stoq_sandbox.connection_json(**{**FAST_EXTRAS, **extra}),
             STOQ_EXAMPLE_WAIT_SECONDS="4",  # the core example's wait for customers, shortened
         )
+        env.update(environment or {})
         args = [airflow, "dags", "test", dag_id] + (["-c", json.dumps(conf)] if conf else [])
         done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
         pii = stoq_sandbox.pii()

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from stoq_provider.api.ratelimit import RateBudget
     from stoq_provider.api.results import BulkNotifyResult
     from stoq_provider.api.settings import StoqSettings
-    from stoq_provider.api.transport.policy import TransportUsage
+    from stoq_provider.api.transport.policy import TransportUsage, UsageObserver
     from stoq_provider.api.transport.sync import SyncTransport
 
 
@@ -59,7 +59,11 @@ class BaseStoqClient:
         from stoq_provider.api.transport.sync import SyncTransport
 
         install_query_filter()
-        return SyncTransport(self.settings, self.log)
+        return SyncTransport(self.settings, self.log, observer=self.usage_observer())
+
+    def usage_observer(self) -> UsageObserver | None:
+        """Told of each amount the transport spends (requests, points, 429s, waits); the hooks report metrics."""
+        return None
 
     @property
     def usage(self) -> TransportUsage:

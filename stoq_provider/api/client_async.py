@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from stoq_provider.api.logs import Logger
     from stoq_provider.api.settings import StoqSettings
     from stoq_provider.api.transport.aio import AsyncTransport
+    from stoq_provider.api.transport.policy import UsageObserver
 
 
 class BaseAsyncStoqClient:
@@ -46,8 +47,12 @@ class BaseAsyncStoqClient:
             from stoq_provider.api.transport.aio import AsyncTransport
 
             install_query_filter("httpx")
-            self._transport = AsyncTransport(await self.get_settings(), self.log)
+            self._transport = AsyncTransport(await self.get_settings(), self.log, observer=self.usage_observer())
         return self._transport
+
+    def usage_observer(self) -> UsageObserver | None:
+        """Told of each amount the transport spends (requests, points, 429s, waits); the hook reports metrics."""
+        return None
 
     def redact(self, message: str) -> str:
         """``message`` without the API key (once the settings were read) or e-mail addresses."""

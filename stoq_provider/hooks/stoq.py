@@ -16,6 +16,8 @@ from stoq_provider.hooks import connection
 if TYPE_CHECKING:
     import requests
 
+    from stoq_provider.api.transport.policy import UsageObserver
+
 
 class StoqHook(BaseHook, BaseStoqClient):
     """Talk to the STOQ back-in-stock API with an API key kept in an Airflow connection.
@@ -113,6 +115,12 @@ class StoqHook(BaseHook, BaseStoqClient):
     def mask_secret(self, value: str) -> None:
         """Register a customer's contact with Airflow's secrets masker before a request carries it."""
         connection.mask_secret(value)
+
+    def usage_observer(self) -> UsageObserver:
+        """Requests, points, 429s and waits go to Airflow's metrics (:mod:`stoq_provider.metrics`)."""
+        from stoq_provider.metrics import transport_usage
+
+        return transport_usage
 
     def get_conn(self) -> requests.Session:
         """The underlying ``requests.Session`` (prefer the typed methods of this hook)."""

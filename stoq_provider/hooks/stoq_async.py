@@ -4,13 +4,16 @@ in an Airflow connection, read without blocking the event loop."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
 from stoq_provider.api.client_async import BaseAsyncStoqClient
 from stoq_provider.api.settings import StoqSettings
 from stoq_provider.hooks.connection import amask_secret, missing_connection
+
+if TYPE_CHECKING:
+    from stoq_provider.api.transport.policy import UsageObserver
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,12 @@ class StoqAsyncHook(BaseHook, BaseAsyncStoqClient):
                 "STOQ connection %r uses plain http:// on loopback (%s).", self.stoq_conn_id, settings.base_url
             )
         return settings
+
+    def usage_observer(self) -> UsageObserver:
+        """Requests, points, 429s and waits go to Airflow's metrics (:mod:`stoq_provider.metrics`)."""
+        from stoq_provider.metrics import transport_usage
+
+        return transport_usage
 
     async def amask_secret(self, value: str) -> None:
         """Register a customer's contact with Airflow's secrets masker without blocking the loop."""

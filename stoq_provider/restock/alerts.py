@@ -357,6 +357,7 @@ class RestockAlerts:
             "skipped": self.skipped,
             "held_back": self.held_back,
             "failed": len(outcome["failed"]),
+            "read_backs": result.read_requests if result is not None else 0,
             "per_variant": self.per_variant,
             "failures": failures[:MAX_REPORTED_FAILURES],
             "failures_truncated": len(failures) > MAX_REPORTED_FAILURES,
@@ -366,4 +367,7 @@ class RestockAlerts:
         if interrupted:
             summary["interrupted"] = True
             summary["not_handled"] = requested - (result.handled if result else 0)
+        from stoq_provider import metrics
+
+        metrics.restock_outcome(summary)
         return summary

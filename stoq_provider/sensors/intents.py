@@ -122,6 +122,9 @@ class StoqPendingIntentsSensor(BaseSensorOperator):
         from stoq_provider.restock.waiting import check_waiting, describe, run_check
 
         variants, products, min_pending, types = self._checked()
+        from stoq_provider import metrics
+
+        metrics.incr("stoq.sensor.pokes")
         result = run_check(self.hook, check_waiting(variants, products, min_pending, types))
         self.log.info("STOQ: %s (need %d): %s", describe(result), min_pending, result["pending"])
         return PokeReturnValue(

@@ -122,6 +122,7 @@ class StoqDemandEventTrigger(BaseEventTrigger):
 
     async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
         """This watcher's events from the store's poll rounds."""
+        from stoq_provider import metrics
         from stoq_provider.restock.signups import SignupWatch
 
         watch = SignupWatch(
@@ -133,6 +134,7 @@ class StoqDemandEventTrigger(BaseEventTrigger):
         async for signup_round in shared_stream:
             payload = await self._look(watch, signup_round)
             if payload is not None:
+                metrics.incr("stoq.watcher.events")
                 yield TriggerEvent(payload)
             await self._save(watch)  # after the event is handed over: at worst it is reported again, never lost
 

@@ -89,6 +89,7 @@ class StoqPendingIntentsTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll every ``poke_interval`` seconds; yield one success or error event, then stop."""
+        from stoq_provider import metrics
         from stoq_provider.exceptions import StoqError
         from stoq_provider.hooks.stoq_async import StoqAsyncHook
         from stoq_provider.restock.waiting import arun_check, check_waiting, describe
@@ -106,6 +107,7 @@ class StoqPendingIntentsTrigger(BaseTrigger):
                     )
                     # Triggers of one store share a products_in_demand read for up to half the time since
                     # their last look, so each look sees the store as it was at most half a pause before.
+                    metrics.incr("stoq.trigger.polls")
                     result = await arun_check(hook, check, max_age=slept / 2)
                 except StoqError as exc:
                     yield self._error(self._safe(str(exc), hook))

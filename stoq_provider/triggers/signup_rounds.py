@@ -34,6 +34,7 @@ async def poll_rounds(stoq_conn_id: str, poke_interval: float, log: Any = None) 
     After an authentication or configuration error the connection is read again on the next round, so a
     fixed key takes effect without restarting anything. The HTTP client is closed when the rounds end.
     """
+    from stoq_provider import metrics
     from stoq_provider.exceptions import StoqAuthError, StoqConfigError, StoqError
     from stoq_provider.hooks.stoq_async import StoqAsyncHook
 
@@ -51,6 +52,7 @@ async def poll_rounds(stoq_conn_id: str, poke_interval: float, log: Any = None) 
             try:
                 intents = await _unsent_since(hook, since)
             except StoqError as exc:
+                metrics.incr("stoq.watcher.failed_rounds")
                 failures += 1
                 message = hook.redact(str(exc))
                 if isinstance(exc, (StoqAuthError, StoqConfigError)):
@@ -60,9 +62,11 @@ async def poll_rounds(stoq_conn_id: str, poke_interval: float, log: Any = None) 
                 else:
                     logger.warning("STOQ signups: round failed (%d in a row), trying again: %s", failures, message)
             except Exception:  # a bug or an answer nobody foresaw: keep watching, loudly
+                metrics.incr("stoq.watcher.failed_rounds")
                 failures += 1
                 logger.exception("STOQ signups: round failed (%d in a row) unexpectedly.", failures)
             else:
+                metrics.incr("stoq.watcher.rounds")
                 failures, previous = 0, now
                 yield SignupRound(
                     polled_at=now,

@@ -8,6 +8,7 @@ call it in the same order, so both follow one rate, retry and error policy.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -24,6 +25,10 @@ USER_AGENT = f"airflow-provider-stoq/{__version__}"
 
 #: Pacing waits shorter than this are logged at DEBUG (at INFO they drown the progress lines).
 QUIET_WAIT_SECONDS = 1.0
+
+#: Told of every amount a transport spends, as it is spent: ``(field of TransportUsage, amount)``. The hooks
+#: pass one that reports metrics; it must never raise (the transport ignores what it raises anyway).
+UsageObserver = Callable[[str, float], None]
 
 
 @dataclass
@@ -59,13 +64,30 @@ class TransportPolicy:
     :param settings: validated connection settings.
     :param logger: where waits are logged (never with the key or customer data).
     :param budget: the store's rate budget; by default the one this process shares for the same store.
+    :param observer: told of each amount spent (metrics), see :data:`UsageObserver`.
     """
 
-    def __init__(self, settings: StoqSettings, logger: Logger, budget: RateBudget | None = None) -> None:
+    def __init__(
+        self,
+        settings: StoqSettings,
+        logger: Logger,
+        budget: RateBudget | None = None,
+        observer: UsageObserver | None = None,
+    ) -> None:
         self.settings = settings
         self.log = logger
         self.budget = budget or shared_budget(settings.base_url, settings.api_key)
         self.usage = TransportUsage()
+        self.observer = observer
+
+    def spend(self, name: str, amount: float) -> None:
+        """Add ``amount`` to the usage field ``name`` and tell the observer (whose failure never matters here)."""
+        setattr(self.usage, name, getattr(self.usage, name) + amount)
+        if self.observer is not None and amount:
+            try:
+                self.observer(name, amount)
+            except Exception as exc:  # metrics must never fail a request
+                self.log.debug("STOQ: a usage observer failed (%s); the request goes on.", type(exc).__name__)
 
     @property
     def timeouts(self) -> tuple[float, float]:
@@ -93,7 +115,7 @@ class TransportPolicy:
             return 0.0
         wait = min(self.budget.reserve(request.cost), self.settings.max_rate_limit_wait)
         if wait > 0:
-            self.usage.paced_seconds += wait
+            self.spend("paced_seconds", wait)
             log = self.log.info if wait >= QUIET_WAIT_SECONDS else self.log.debug
             log(
                 "Pacing: waiting %.1f s for the store's STOQ rate budget before %s (%s).",
@@ -113,8 +135,8 @@ class TransportPolicy:
     def read(self, request: ApiRequest, response: ApiResponse) -> Any:
         """Learn the budget from the answer; raise :class:`RateLimited` on 429; else check and parse it."""
         if request.authenticated:
-            self.usage.requests += 1
-            self.usage.points += 0 if response.status == 429 else request.cost
+            self.spend("requests", 1)
+            self.spend("points", 0 if response.status == 429 else request.cost)
             self.budget.observe(
                 response.headers,
                 sent_at=response.sent_at,
@@ -128,8 +150,8 @@ class TransportPolicy:
                 body = None
             wait = retry_after_seconds(response.headers, body, now=time.time())
             wait = 1.0 if wait is None else wait
-            self.usage.rate_limited += 1
-            self.usage.rate_limited_seconds += min(max(wait, 0.05), self.settings.max_rate_limit_wait)  # as slept
+            self.spend("rate_limited", 1)
+            self.spend("rate_limited_seconds", min(max(wait, 0.05), self.settings.max_rate_limit_wait))  # as slept
             self.budget.exhausted_for(wait)
             raise RateLimited(wait, request.label)
         return check_response(request, response, conn_id=self.settings.conn_id, secrets=(self.settings.api_key,))

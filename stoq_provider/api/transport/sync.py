@@ -13,7 +13,7 @@ from stoq_provider.api.logs import Logger
 from stoq_provider.api.ratelimit import RateBudget
 from stoq_provider.api.retry import RateLimited, rate_limit_retry_kwargs, transient_retry_kwargs
 from stoq_provider.api.settings import StoqSettings
-from stoq_provider.api.transport.policy import TransportPolicy
+from stoq_provider.api.transport.policy import TransportPolicy, UsageObserver
 from stoq_provider.exceptions import StoqError
 
 
@@ -23,10 +23,17 @@ class SyncTransport:
     :param settings: validated connection settings.
     :param logger: where retries and waits are logged (never with the key or customer data).
     :param budget: the store's rate budget; by default the one shared by this process for the same store.
+    :param observer: told of each amount spent (the hooks report metrics with it).
     """
 
-    def __init__(self, settings: StoqSettings, logger: Logger, budget: RateBudget | None = None) -> None:
-        self.policy = TransportPolicy(settings, logger, budget)
+    def __init__(
+        self,
+        settings: StoqSettings,
+        logger: Logger,
+        budget: RateBudget | None = None,
+        observer: UsageObserver | None = None,
+    ) -> None:
+        self.policy = TransportPolicy(settings, logger, budget, observer)
         self.settings = settings
         self.log = logger
         self.session = requests.Session()
