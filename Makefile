@@ -16,6 +16,7 @@ help:
 	@echo "make demo   - run the core example DAG end to end with real Airflow against the local STOQ sandbox"
 	@echo "make test   - create $(VENV), install the provider with its dev extra, run the whole test suite"
 	@echo "make test-deploy - run the core example in a real Airflow deployment (API server, scheduler, DAG processor, triggerer)"
+	@echo "make test-celery - the CeleryExecutor: Redis, two workers, a mapped restock, a killed worker, metrics to StatsD"
 	@echo "make lint   - ruff (lint rules and format check) on the whole repository and mypy on stoq_provider/ (pyproject.toml)"
 	@echo "make test-oldest - the same suite on Airflow $(AIRFLOW_OLDEST), in .venv-airflow-$(AIRFLOW_OLDEST)"
 	@echo "make package - build the sdist and wheel into $(DIST)/, twine check them, run the wheel in a fresh venv"
@@ -80,6 +81,21 @@ UI_STAMP := $(VENV)/.installed-ui
 $(UI_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[dev,ui]"
 	touch $(UI_STAMP)
+
+# tests/integration/test_celery.py (marker `celery`, left out of `make test`): the CeleryExecutor with Redis
+# (Debian's redis-server, installed here if missing) and two workers, every Airflow component a process.
+.PHONY: redis test-celery
+redis:
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "Installing Debian's redis-server (apt-get)"; \
+	  $$sudo apt-get update -qq && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server; \
+	fi
+	@redis-server --version
+
+test-celery: venv redis
+	$(BIN)/python -m pytest -m celery tests/integration/test_celery.py $(PYTEST_ARGS)
 
 .PHONY: chromium test-ui
 chromium:

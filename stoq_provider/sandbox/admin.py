@@ -128,7 +128,7 @@ async def stats(state: State) -> dict[str, Any]:
     """Request counters, plus the budget and fault configuration."""
     return {
         **state.stats.snapshot(),
-        "budget": {**_config(state), "remaining": state.budget.remaining()},
+        "budget": {**_config(state), "remaining": state.budget.remaining(), "peak": state.budget.peak},
         "fault_config": state.faults.describe(),
     }
 

@@ -85,6 +85,7 @@ class RateBudget:
         self.reset_reading = reset_reading
         self._charges: deque[tuple[float, int]] = deque()
         self._used = 0
+        self.peak = 0  # the most points the window ever held at once (never above ``limit``)
         self.limit = limit
         self.window = window
         self.configure(limit=limit, window=window)
@@ -110,6 +111,7 @@ class RateBudget:
         """Forget every charge."""
         self._charges.clear()
         self._used = 0
+        self.peak = 0
 
     @property
     def fixed(self) -> bool:
@@ -140,6 +142,7 @@ class RateBudget:
         if cost <= remaining:
             self._charges.append((now, cost))
             self._used += cost
+            self.peak = max(self.peak, self._used)
             return self._decision(True, cost, now, retry_after=0.0)
         return self._decision(False, cost, now, retry_after=self._wait_for(cost, now))
 

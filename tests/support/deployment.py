@@ -100,7 +100,9 @@ class DeploymentError(AssertionError):
 class Deployment:
     """One Airflow deployment under ``home``; see the module docstring."""
 
-    def __init__(self, home: Path, dags: Iterable[Path], extra_env: dict[str, str]) -> None:
+    def __init__(
+        self, home: Path, dags: Iterable[Path], extra_env: dict[str, str], executor: str = "LocalExecutor"
+    ) -> None:
         self.home = home
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -114,7 +116,7 @@ class Deployment:
             shutil.copy(dag, self.dags / dag.name)
         env = airflow_env(home, self.dags, self.url)
         env.update(
-            AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+            AIRFLOW__CORE__EXECUTOR=executor,
             AIRFLOW__CORE__PARALLELISM="4",
             AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{self.url}/execution/",
             AIRFLOW__API__HOST="127.0.0.1",
@@ -149,10 +151,39 @@ class Deployment:
 
     def start(self, name: str) -> None:
         """Start one component in its own process group (session), its output in ``<name>.log``."""
+        self.start_process(name, [self.airflow, *COMPONENTS[name]])
+
+    def start_worker(self, name: str, concurrency: int = 2) -> None:
+        """Start a Celery worker (``airflow celery worker``) named ``name``, without its own log server."""
+        argv = [self.airflow, "celery", "worker", "--celery-hostname", f"{name}@%h", "--concurrency", str(concurrency)]
+        self.start_process(name, [*argv, "--skip-serve-logs"])
+
+    def start_redis(self) -> str:
+        """Start a throw-away ``redis-server`` on a free loopback port (no persistence); return its URL."""
+        port = free_port()
+        argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.start_process("redis", argv)
+
+        def answers() -> bool:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+
+        self.wait_for("redis to answer PING", lambda: _quietly(answers), 30, every=0.2)
+        return f"redis://127.0.0.1:{port}"
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a process and its whole group at once (a machine lost), and forget it."""
+        proc = self.procs.pop(name)
+        signal_group(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def start_process(self, name: str, argv: list[str]) -> None:
+        """Start ``argv`` in its own process group (session) with this deployment's environment."""
         log = (self.logs / f"{name}.log").open("ab")
         try:
             self.procs[name] = subprocess.Popen(
-                [self.airflow, *COMPONENTS[name]],
+                argv,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -213,16 +244,18 @@ class Deployment:
     # ------------------------------------------------------------------ shutdown
 
     def stop(self, grace: float = 20.0) -> list[str]:
-        """Stop every component's process group; returns what had to be killed (should be empty)."""
-        for proc in self.procs.values():  # all at once, so that they wind down in parallel
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        killed = [
-            f"process group of {name}"
-            for name, proc in self.procs.items()
-            if stop_process_group(proc, grace=max(0.1, deadline - time.monotonic()))
-        ]
+        """Stop every component's process group, then the broker; returns what had to be killed (should be empty)."""
+        killed: list[str] = []
+        for phase in ([n for n in self.procs if n != "redis"], [n for n in self.procs if n == "redis"]):
+            for name in phase:  # all at once, so that they wind down in parallel
+                with contextlib.suppress(ProcessLookupError):
+                    self.procs[name].send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + grace
+            killed += [
+                f"process group of {name}"
+                for name in phase
+                if stop_process_group(self.procs[name], grace=max(0.1, deadline - time.monotonic()))
+            ]
         for pid in self.stray_pids():
             killed.append(f"stray pid {pid}")
             with contextlib.suppress(ProcessLookupError):
@@ -256,6 +289,13 @@ class Deployment:
             tail = "\n".join(text.splitlines()[-lines:])
             out.append(f"----- {path.name} (last {lines} lines) -----\n{scrub(tail)}")
         return "\n".join(out)
+
+
+def _quietly(probe: Callable[[], bool]) -> bool:
+    try:
+        return probe()
+    except OSError:
+        return False
 
 
 def signal_group(pgid: int, sig: signal.Signals) -> None:
