@@ -101,6 +101,22 @@ class StoqBulkNotifyInterrupted(StoqError):
         self.result = result
 
 
+class StoqBudgetWait(Exception):
+    """The store's budget asks for a wait longer than the client sleeps in a worker; nothing was sent for it.
+
+    Raised, instead of sleeping, only by a client told to (``defer_waits_over``): a deferrable notify catches it,
+    defers to a trigger until the budget is back, and goes on with what is still pending.
+
+    :param seconds: how long the budget asks to wait.
+    :param result: what the bulk notify handled before the wait (``None`` before any batch).
+    """
+
+    def __init__(self, seconds: float, result: BulkNotifyResult | None = None) -> None:
+        super().__init__(f"the store's STOQ budget asks for a wait of {seconds:.1f} s")
+        self.seconds = seconds
+        self.result = result
+
+
 class StoqNotifyPartialFailure(StoqError):
     """Some intents could not be notified; everything that could be sent was sent.
 

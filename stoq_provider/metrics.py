@@ -71,11 +71,17 @@ def transport_usage(name: str, amount: float) -> None:
         timing(TRANSPORT_TIMERS[name], amount)
 
 
-def restock_outcome(summary: Mapping[str, Any]) -> None:
-    """A restock run's counts (a dry run sends nothing and reports nothing)."""
+def restock_outcome(summary: Mapping[str, Any], *, selection: bool = True) -> None:
+    """A restock run's counts (a dry run sends nothing and reports nothing).
+
+    :param selection: report ``skipped`` and ``held_back`` too (not for the later legs of a deferrable notify,
+        which select again what the first leg counted).
+    """
     if summary.get("dry_run"):
         return
     for key, name in OUTCOME_COUNTERS.items():
+        if not selection and key in ("skipped", "held_back"):
+            continue
         value = summary.get(key)
         if isinstance(value, int) and not isinstance(value, bool):
             incr(name, value)

@@ -48,6 +48,9 @@ class BaseStoqClient:
 
     #: The page size STOQ says it serves (``meta.per_page`` of the latest intents page), once seen.
     served_per_page: int | None = None
+    #: Budget waits longer than this many seconds raise :class:`~stoq_provider.exceptions.StoqBudgetWait`
+    #: instead of being slept (a deferrable notify sets it before the first request; ``None``: always sleep).
+    defer_waits_over: float | None = None
 
     def mask_secret(self, value: str) -> None:
         """Called with the customer's e-mail or phone before a request carries it (the hook masks it in logs)."""
@@ -59,7 +62,7 @@ class BaseStoqClient:
         from stoq_provider.api.transport.sync import SyncTransport
 
         install_query_filter()
-        return SyncTransport(self.settings, self.log, observer=self.usage_observer())
+        return SyncTransport(self.settings, self.log, observer=self.usage_observer(), defer_over=self.defer_waits_over)
 
     def usage_observer(self) -> UsageObserver | None:
         """Told of each amount the transport spends (requests, points, 429s, waits); the hooks report metrics."""

@@ -35,6 +35,7 @@ from stoq_provider.api.readback import MISSING, NOTIFIED, IntentReader, IntentSt
 from stoq_provider.api.results import BulkNotifyResult
 from stoq_provider.api.retry import resend_retry_kwargs
 from stoq_provider.exceptions import (
+    StoqBudgetWait,
     StoqBulkNotifyInterrupted,
     StoqError,
     StoqRequestError,
@@ -186,6 +187,9 @@ class NotifyRunner:
                     continue
                 except StoqBulkNotifyInterrupted as exc:
                     raise StoqBulkNotifyInterrupted(self._stopped(result, exc), result=result) from None
+                except StoqBudgetWait as wait:  # the batch was not sent (or refused): the caller defers
+                    wait.result = result
+                    raise
                 except StoqError as exc:
                     if result.handled == 0:
                         raise
@@ -342,6 +346,8 @@ class NotifyRunner:
         ids = list(state.pending if ids is None else ids)
         try:
             states = self._read(ids, state, result)
+        except StoqBudgetWait:
+            raise  # the batch's outcome stays unknown: the next leg lists what is still pending
         except StoqError as exc:
             raise _RecheckFailed(
                 f"A notify of {len(ids)} intents got no clear answer "

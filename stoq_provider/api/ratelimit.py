@@ -197,6 +197,11 @@ class RateBudget:
             self.reset_at, self.observed_at = reset, now
             self._learn(now)
 
+    def release(self, cost: int) -> None:
+        """A reserved request will not be sent (its client defers the wait instead): free its points."""
+        with self._lock:
+            self._in_flight = max(0, self._in_flight - cost)
+
     def abandoned(self, cost: int, *, sent_at: float) -> None:
         """A request got no answer (timeout, dropped connection): it may have been charged."""
         with self._lock:

@@ -8,12 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from stoq_provider._compat import conf
 from stoq_provider.restock.options import TEMPLATE_FIELDS, RestockOptions
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from stoq_provider.hooks.stoq import StoqHook
+
+#: A deferrable notify sleeps through budget waits up to this many seconds; a longer one defers the task.
+DEFER_WAITS_OVER = 10.0
 
 
 class StoqNotifyOperator(RestockOptions, BaseOperator):
@@ -51,6 +55,11 @@ class StoqNotifyOperator(RestockOptions, BaseOperator):
     :param on_partial_failure: ``fail`` (default): send everything possible, then fail the task so that a
         retry sends what is left; ``warn``: log and succeed.
     :param dry_run: list and report what would be sent, per variant; send nothing.
+    :param deferrable: when the store's budget asks for a wait longer than 10 s, defer to the triggerer until it
+        is back instead of sleeping in the worker slot, then go on with what is still pending (a new leg).
+        Exactly once across any number of legs; the summary covers them all (``legs``, ``deferrals``,
+        ``deferred_seconds``). Shorter waits stay in the worker. Never with ``allow_resend`` or ``dry_run``.
+        Default: ``[operators] default_deferrable``.
 
     Usage::
 
@@ -77,11 +86,14 @@ class StoqNotifyOperator(RestockOptions, BaseOperator):
         batch_size: int | None = None,
         on_partial_failure: str = "fail",
         dry_run: bool = False,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.stoq_conn_id = stoq_conn_id
-        self.store_restock_options(locals(), f"{type(self).__name__} {self.task_id!r}")
+        self.deferrable = deferrable
+        options = {k: v for k, v in locals().items() if k != "deferrable"}
+        self.store_restock_options(options, f"{type(self).__name__} {self.task_id!r}")
 
     @cached_property
     def hook(self) -> StoqHook:
@@ -91,14 +103,59 @@ class StoqNotifyOperator(RestockOptions, BaseOperator):
         return StoqHook(stoq_conn_id=self.stoq_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from stoq_provider.exceptions import StoqNotifyPartialFailure
+        return self._leg(context, [])
+
+    def execute_complete(
+        self, context: Context, event: Any = None, legs: Sequence[dict[str, Any]] = ()
+    ) -> dict[str, Any]:
+        """Resume after a deferral for the store's budget: the next leg, with what is still pending."""
+        if isinstance(event, dict) and "legs" in event:  # the legs travel in the event (see StoqBudgetTrigger)
+            legs = event["legs"]
+        return self._leg(context, list(legs))
+
+    def _leg(self, context: Context, legs: list[dict[str, Any]]) -> dict[str, Any]:
+        from stoq_provider.exceptions import StoqBudgetWait, StoqNotifyPartialFailure
+        from stoq_provider.restock import legs as legs_
         from stoq_provider.restock.alerts import RestockAlerts
 
-        request = self.restock_request(f"{type(self).__name__} {self.task_id!r}")
+        request = legs_.resume(self.restock_request(f"{type(self).__name__} {self.task_id!r}"), legs)
+        if request is None:  # the earlier legs handled everything
+            return self._finish(context, legs)
+        if self.deferrable and legs_.can_defer(request):
+            self.hook.defer_waits_over = DEFER_WAITS_OVER
+        alerts = RestockAlerts(self.hook, request, self.log, first_leg=not legs)
         try:
-            summary = RestockAlerts(self.hook, request, self.log).run()
+            summary = alerts.run()
+        except StoqBudgetWait as wait:
+            self._defer_for(wait.seconds, [*legs, alerts.leg(wait.result, wait.seconds)])
         except StoqNotifyPartialFailure as exc:
-            context["ti"].xcom_push(key="stoq_summary", value=exc.summary)
+            merged = legs_.merge([*legs, exc.summary]) if legs else exc.summary
+            context["ti"].xcom_push(key="stoq_summary", value=merged)
             raise
+        return self._finish(context, [*legs, summary])
+
+    def _finish(self, context: Context, legs: list[dict[str, Any]]) -> dict[str, Any]:
+        from stoq_provider.restock import legs as legs_
+
+        summary = legs_.merge(legs) if len(legs) > 1 else legs[0]
+        if len(legs) > 1:
+            self.log.info(
+                "STOQ restock alerts, all %d legs: %d notified, %d already notified, %d failed; %d deferrals "
+                "(%.0f s in the triggerer instead of a worker).",
+                summary["legs"],
+                summary["notified"],
+                summary["already_notified"],
+                summary["failed"],
+                summary["deferrals"],
+                summary["deferred_seconds"],
+            )
         context["ti"].xcom_push(key="stoq_summary", value=summary)
         return summary
+
+    def _defer_for(self, seconds: float, legs: list[dict[str, Any]]) -> None:
+        import time
+
+        from stoq_provider.triggers.budget import StoqBudgetTrigger
+
+        trigger = StoqBudgetTrigger(resume_at=time.time() + seconds, legs=legs)
+        self.defer(trigger=trigger, method_name="execute_complete", kwargs={"legs": legs})

@@ -155,13 +155,18 @@ def fit_inventory(intents: Sequence[_IntentT], units: int) -> tuple[list[_Intent
     chosen: list[_IntentT] = []
     used = 0
     for intent in ordered:
-        quantity = intent.get("quantity")
-        need = quantity if isinstance(quantity, int) and not isinstance(quantity, bool) and quantity > 0 else 1
+        need = _units(intent)
         if used + need > units:
             break
         chosen.append(intent)
         used += need
     return chosen, len(ordered) - len(chosen)
+
+
+def _units(intent: Mapping[str, Any]) -> int:
+    """The units an intent asks for (its ``quantity``; 1 when missing or not a positive whole number)."""
+    quantity = intent.get("quantity")
+    return quantity if isinstance(quantity, int) and not isinstance(quantity, bool) and quantity > 0 else 1
 
 
 def _variant_row() -> dict[str, int]:
@@ -173,6 +178,7 @@ def _variant_row() -> dict[str, int]:
         "notified": 0,
         "already_notified": 0,
         "failed": 0,
+        "units_sent": 0,
     }
 
 
@@ -182,12 +188,19 @@ class RestockAlerts:
     :param hook: the hook to list and notify through.
     :param request: the validated options.
     :param logger: where progress goes (IDs and counts only).
+    :param first_leg: False for the later legs of a deferrable notify.
     """
 
-    def __init__(self, hook: StoqHook, request: RestockRequest, logger: Logger) -> None:
+    def __init__(self, hook: StoqHook, request: RestockRequest, logger: Logger, *, first_leg: bool = True) -> None:
         self.hook = hook
         self.request = request
         self.log = logger
+        #: False in the later legs of a deferrable notify: their selection is not counted again in metrics.
+        self.first_leg = first_leg
+        #: The intent IDs this run chose (``None`` until the selection is done).
+        self.ids: list[str] | None = None
+        #: Per chosen intent, the units it asked for (inventory runs: what a sent alert uses up).
+        self.units_of: dict[str, int] = {}
         self.per_variant: dict[str, dict[str, int]] = {}
         self.variant_of: dict[str, str] = {}
         self.skipped = 0
@@ -224,6 +237,7 @@ class RestockAlerts:
                 self.held_back += row["held_back"]
             for intent in eligible:
                 self.variant_of[str(intent["id"])] = str(variant)
+                self.units_of[str(intent["id"])] = _units(intent)
                 chosen.append(str(intent["id"]))
         return chosen
 
@@ -247,7 +261,7 @@ class RestockAlerts:
 
     def run(self) -> dict[str, Any]:
         """Select, send and summarise; raises :class:`StoqNotifyPartialFailure` per ``on_partial_failure``."""
-        ids = self.select()
+        ids = self.ids = self.select()
         variants = len(self.per_variant)
         self.log.info(
             "STOQ restock alerts: %d intents to notify, %d skipped (unsubscribed, blocked or other type), "
@@ -347,6 +361,8 @@ class RestockAlerts:
                     variant = self.variant_of.get(iid)
                     if variant is not None:
                         self.per_variant[variant][key] += 1
+                        if key != "failed":  # the customer was alerted: the units are spoken for
+                            self.per_variant[variant]["units_sent"] += self.units_of.get(iid, 1)
         failures = [{"intent_id": iid, "error": error} for iid, error in (result.failed if result else [])]
         summary: dict[str, Any] = {
             "selector": self.request.selector,
@@ -369,5 +385,24 @@ class RestockAlerts:
             summary["not_handled"] = requested - (result.handled if result else 0)
         from stoq_provider import metrics
 
-        metrics.restock_outcome(summary)
+        metrics.restock_outcome(summary, selection=self.first_leg)
         return summary
+
+    def leg(self, result: BulkNotifyResult | None, deferred_for: float) -> dict[str, Any]:
+        """The summary of a leg that stops for a long budget wait (a deferrable notify defers after it)."""
+        if self.ids is None:  # stopped while selecting: the next leg selects again
+            leg: dict[str, Any] = {"selected": False, "requested": 0, "per_variant": {}}
+        else:
+            leg = self._summary(len(self.ids), result)
+        handled = [*result.sent, *result.already_notified, *(iid for iid, _ in result.failed)] if result else []
+        if self.request.selector == "intent_ids":
+            leg["handled_ids"] = handled
+        leg.update(deferred=True, deferred_for=round(deferred_for, 1))
+        self.log.info(
+            "STOQ restock alerts: %d of %d handled in this leg; the store's budget asks for a %.0f s wait, so the "
+            "task defers instead of sleeping in its worker.",
+            len(handled),
+            len(self.ids or ()),
+            deferred_for,
+        )
+        return leg

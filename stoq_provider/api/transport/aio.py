@@ -34,6 +34,7 @@ class AsyncTransport:
     :param logger: where retries and waits are logged.
     :param budget: the store's rate budget; by default the one shared by this process for the same store.
     :param observer: told of each amount spent (the hooks report metrics with it).
+    :param defer_over: raise ``StoqBudgetWait`` for budget waits longer than this instead of sleeping.
     """
 
     def __init__(
@@ -42,8 +43,9 @@ class AsyncTransport:
         logger: Logger,
         budget: RateBudget | None = None,
         observer: UsageObserver | None = None,
+        defer_over: float | None = None,
     ) -> None:
-        self.policy = TransportPolicy(settings, logger, budget, observer)
+        self.policy = TransportPolicy(settings, logger, budget, observer, defer_over)
         self.settings = settings
         self.log = logger
         connect, read = self.policy.timeouts

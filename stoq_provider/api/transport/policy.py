@@ -19,7 +19,7 @@ from stoq_provider.api.logs import Logger
 from stoq_provider.api.ratelimit import RateBudget, retry_after_seconds, shared_budget
 from stoq_provider.api.retry import RateLimited
 from stoq_provider.api.settings import StoqSettings
-from stoq_provider.exceptions import StoqConfigError, StoqRateLimitError, StoqTransportError
+from stoq_provider.exceptions import StoqBudgetWait, StoqConfigError, StoqRateLimitError, StoqTransportError
 
 USER_AGENT = f"airflow-provider-stoq/{__version__}"
 
@@ -73,12 +73,16 @@ class TransportPolicy:
         logger: Logger,
         budget: RateBudget | None = None,
         observer: UsageObserver | None = None,
+        defer_over: float | None = None,
     ) -> None:
         self.settings = settings
         self.log = logger
         self.budget = budget or shared_budget(settings.base_url, settings.api_key)
         self.usage = TransportUsage()
         self.observer = observer
+        #: Budget waits longer than this raise :class:`~stoq_provider.exceptions.StoqBudgetWait` instead of
+        #: being slept (``None``: always sleep).
+        self.defer_over = defer_over
 
     def spend(self, name: str, amount: float) -> None:
         """Add ``amount`` to the usage field ``name`` and tell the observer (whose failure never matters here)."""
@@ -114,6 +118,9 @@ class TransportPolicy:
         if not request.cost:
             return 0.0
         wait = min(self.budget.reserve(request.cost), self.settings.max_rate_limit_wait)
+        if self.defer_over is not None and wait > self.defer_over:
+            self.budget.release(request.cost)
+            raise StoqBudgetWait(wait)
         if wait > 0:
             self.spend("paced_seconds", wait)
             log = self.log.info if wait >= QUIET_WAIT_SECONDS else self.log.debug
@@ -150,6 +157,10 @@ class TransportPolicy:
                 body = None
             wait = retry_after_seconds(response.headers, body, now=time.time())
             wait = 1.0 if wait is None else wait
+            if self.defer_over is not None and wait > self.defer_over:
+                self.spend("rate_limited", 1)
+                self.budget.exhausted_for(wait)
+                raise StoqBudgetWait(min(wait, self.settings.max_rate_limit_wait))
             self.spend("rate_limited", 1)
             self.spend("rate_limited_seconds", min(max(wait, 0.05), self.settings.max_rate_limit_wait))  # as slept
             self.budget.exhausted_for(wait)
