@@ -22,6 +22,7 @@ BENCHMARKS = {
     "B6": "benchmarks.b6_lost_answers",
     "B7": "benchmarks.b7_pacing",
     "B8": "benchmarks.b8_waiting",
+    "B9": "benchmarks.b9_deferral",
 }
 
 

@@ -48,9 +48,19 @@ class BaseStoqClient:
 
     #: The page size STOQ says it serves (``meta.per_page`` of the latest intents page), once seen.
     served_per_page: int | None = None
-    #: Budget waits longer than this many seconds raise :class:`~stoq_provider.exceptions.StoqBudgetWait`
-    #: instead of being slept (a deferrable notify sets it before the first request; ``None``: always sleep).
-    defer_waits_over: float | None = None
+    _defer_waits_over: float | None = None
+
+    @property
+    def defer_waits_over(self) -> float | None:
+        """Budget waits longer than this many seconds raise :class:`~stoq_provider.exceptions.StoqBudgetWait`
+        instead of being slept (a deferrable notify sets it; ``None``, the default: always sleep)."""
+        return self._defer_waits_over
+
+    @defer_waits_over.setter
+    def defer_waits_over(self, seconds: float | None) -> None:
+        self._defer_waits_over = seconds
+        if "transport" in vars(self):  # already built: it follows
+            self.transport.policy.defer_over = seconds
 
     def mask_secret(self, value: str) -> None:
         """Called with the customer's e-mail or phone before a request carries it (the hook masks it in logs)."""

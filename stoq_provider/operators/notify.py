@@ -121,8 +121,13 @@ class StoqNotifyOperator(RestockOptions, BaseOperator):
         request = legs_.resume(self.restock_request(f"{type(self).__name__} {self.task_id!r}"), legs)
         if request is None:  # the earlier legs handled everything
             return self._finish(context, legs)
-        if self.deferrable and legs_.can_defer(request):
-            self.hook.defer_waits_over = DEFER_WAITS_OVER
+        defer = self.deferrable and legs_.can_defer(request)
+        if defer and legs and not legs_.progressed(legs[-1]):
+            # Listing what is pending took the budget the last leg had: deferring again would repeat that
+            # forever, so this leg waits in the worker.
+            self.log.info("STOQ restock alerts: the last leg sent nothing; this one waits for the budget here.")
+            defer = False
+        self.hook.defer_waits_over = DEFER_WAITS_OVER if defer else None
         alerts = RestockAlerts(self.hook, request, self.log, first_leg=not legs)
         try:
             summary = alerts.run()

@@ -7,8 +7,9 @@ a long wait, defers until it is back, and starts a new leg. Exactly once across 
 * ``intent_ids`` lose the IDs earlier legs handled (sent, already notified, or failed);
 * ``inventory`` loses the units earlier legs sent, so the same units never serve two customers.
 
-A deferral never happens with ``allow_resend`` (a new listing would select already-alerted customers again) or
-in a dry run (nothing is sent, nothing waits).
+A leg that handled nothing (listing what is pending used the budget it had) is followed by a leg that waits in
+the worker, so that every run ends. A deferral never happens with ``allow_resend`` (a new listing would select
+already-alerted customers again) or in a dry run (nothing is sent, nothing waits).
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ CARRIED = ("handled_ids", "deferred", "deferred_for", "selected")
 def can_defer(request: RestockRequest) -> bool:
     """Whether a run of ``request`` may stop for a long budget wait and resume in a new leg."""
     return not request.dry_run and not request.allow_resend
+
+
+def progressed(leg: Mapping[str, Any]) -> bool:
+    """Whether a leg handled any intent (a leg that only listed before deferring did not)."""
+    return any(int(leg.get(key, 0)) for key in ("notified", "already_notified", "failed"))
 
 
 def resume(request: RestockRequest, legs: Sequence[Mapping[str, Any]]) -> RestockRequest | None:
