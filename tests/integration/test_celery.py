@@ -86,7 +86,7 @@ def _tasks_per_worker(deploy: Deployment, run_id: str) -> dict[str, int]:
     counts = {}
     for worker in WORKERS:
         text = (deploy.logs / f"{worker}.log").read_text(errors="replace")
-        counts[worker] = len(set(re.findall(rf"{re.escape(run_id)}[^\n]*?map_index=(\d+)", text)))
+        counts[worker] = len(set(re.findall(rf"{re.escape(run_id)}[^\n]*?map_index=(-?\d+)", text)))
     return counts
 
 
