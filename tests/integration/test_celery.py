@@ -43,7 +43,11 @@ def statsd() -> StatsdListener:
 def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stoq_sandbox, statsd) -> Deployment:
     deploy = Deployment(
         tmp_path / "airflow",
-        dags=[ROOT / "example_dags" / f"{MAPPED}.py", ROOT / "tests" / "dags" / f"{LONG}.py"],
+        dags=[
+            ROOT / "example_dags" / f"{MAPPED}.py",
+            ROOT / "tests" / "dags" / f"{LONG}.py",
+            ROOT / "tests" / "dags" / "stoq_deferrable_notify.py",
+        ],
         extra_env={
             "AIRFLOW_CONN_STOQ_DEFAULT": stoq_sandbox.connection_json(),
             "AIRFLOW__METRICS__STATSD_ON": "True",
@@ -91,7 +95,8 @@ def _tasks_per_worker(deploy: Deployment, run_id: str) -> dict[str, int]:
 
 
 def _run_scenario(deploy: Deployment, sandbox, statsd: StatsdListener) -> None:
-    sandbox.reset(intents=VARIANTS * PER_VARIANT, variants=VARIANTS, pending_only=True, budget=30, window=3)
+    # 72 points over 24 tasks against 10 points per 3 s: the tasks of both workers wait for one budget.
+    sandbox.reset(intents=VARIANTS * PER_VARIANT, variants=VARIANTS, pending_only=True, budget=10, window=3)
     broker = deploy.start_redis()
     deploy.env.update(AIRFLOW__CELERY__BROKER_URL=f"{broker}/0", AIRFLOW__CELERY__RESULT_BACKEND=f"{broker}/1")
     api = deploy.bring_up(MAPPED)
@@ -170,5 +175,28 @@ def _run_scenario(deploy: Deployment, sandbox, statsd: StatsdListener) -> None:
         f"killed {running} (SIGKILL) after {sent_at_kill} of {LONG_INTENTS} sends; tries {trail}; the retry ran on "
         f"{other}; {time.monotonic() - killed_at:.0f} s from the kill to success; ledger {ledger['total_sends']} "
         f"sends, {len(ledger['duplicates'])} duplicates, {LONG_INTENTS - len(ledger['sends'])} missing"
+    )
+    # 3. A deferrable notify on a tight budget: its waits are spent in the triggerer, several times.
+    sandbox.reset(intents=1000, variants=1, pending_only=True, budget=20, window=15)
+    [variant] = [v["shopify_variant_id"] for v in sandbox.catalog()]
+    dag_id = "stoq_deferrable_shopify_variant_ids"
+    run_id = _trigger(api, dag_id, {"value": [variant]})
+    state = deploy.wait_for(
+        "the deferrable notify to finish",
+        lambda: (s := api.get(f"/dags/{dag_id}/dagRuns/{run_id}")["state"]) in ("success", "failed") and s,
+        300,
+    )
+    events = api.get("/eventLogs", params={"dag_id": dag_id, "run_id": run_id, "task_id": "notify", "order_by": "when"})
+    trail = [e["event"] for e in events["event_logs"] if e["event"] in ("running", "deferred", "success", "failed")]
+    summary = api.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/notify/xcomEntries/return_value")["value"]
+    ledger = sandbox.ledger()
+    assert state == "success", trail
+    assert trail.count("deferred") >= 2 and trail[-1] == "success", trail
+    assert ledger["total_sends"] == len(ledger["sends"]) == 1000 and ledger["duplicates"] == []
+    assert summary["notified"] == 1000 and summary["deferrals"] == trail.count("deferred"), summary
+    audit.append(
+        f"deferrable notify of 1,000 at 20 points per 15 s: audit trail {trail}; summary legs={summary['legs']} "
+        f"deferrals={summary['deferrals']} deferred_seconds={summary['deferred_seconds']}; ledger "
+        f"{ledger['total_sends']} sends, {len(ledger['duplicates'])} duplicates"
     )
     print("\n" + "\n".join(audit))
