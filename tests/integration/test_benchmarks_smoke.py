@@ -20,7 +20,7 @@ def test_every_benchmark_runs_at_smoke_size_and_stays_exactly_once(tmp_path):
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = {r["name"]: r for r in json.loads(out.read_text())}
-    assert set(results) == {"B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8"}
+    assert set(results) == {"B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9"}
     assert all(r["rows"] for r in results.values()), "every benchmark measured something"
     assert "Summary" in done.stdout
     # Correctness, unlike speed, is asserted: the restock and the shared-budget runs alert each intent once.
@@ -29,6 +29,9 @@ def test_every_benchmark_runs_at_smoke_size_and_stays_exactly_once(tmp_path):
     # The cheaper waiting fires exactly the triggers the earlier check fired.
     fired = {(r["case"], r["client"]): r["fired"] for r in results["B8"]["rows"] if r["fired"]}
     assert all(fired[(case, "now")] == fired[(case, "before")] for case, _ in fired), fired
+    for b9 in results["B9"]["rows"]:  # deferring or sleeping, each customer once
+        assert b9["sent"] == b9["notified"] and b9["duplicates"] == 0, b9
+    assert results["B9"]["rows"][1]["deferrals"] >= 1
     for b2 in results["B2"]["rows"]:
         assert b2["sent"] == b2["intents"] and b2["duplicates"] == 0 and b2["failed"] == 0
     for row in results["B6"]["rows"]:

@@ -52,7 +52,7 @@ SNIPPETS = _snippets()
 
 
 def test_the_readme_has_its_python_snippets():
-    assert len(SNIPPETS) == 11, [s.line for s in SNIPPETS]
+    assert len(SNIPPETS) == 12, [s.line for s in SNIPPETS]
 
 
 def _run_dags(folder: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
