@@ -37,10 +37,10 @@ test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # tests/integration/test_deploy.py (marker `deploy`, left out of `make test`): Airflow's components as separate processes
-# (LocalExecutor, SQLite) run example_stoq_restock, triggered through the REST API, against the sandbox.
+# (LocalExecutor, SQLite) run the core example and the demand watcher against the sandbox; -rP prints their audit trails.
 .PHONY: test-deploy
 test-deploy: venv
-	$(BIN)/python -m pytest -m deploy tests/integration/test_deploy.py tests/integration/test_deploy_watcher.py $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -rP -m deploy tests/integration/test_deploy.py tests/integration/test_deploy_watcher.py $(PYTEST_ARGS)
 
 # ruff (the package, tests, example DAGs, benchmarks, scripts) and mypy (the typed package) come with the dev
 # extra, pinned to a minor release in pyproject.toml.
@@ -95,7 +95,7 @@ redis:
 	@redis-server --version
 
 test-celery: venv redis
-	$(BIN)/python -m pytest -m celery tests/integration/test_celery.py $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -rP -m celery tests/integration/test_celery.py $(PYTEST_ARGS)
 
 .PHONY: chromium test-ui
 chromium:

@@ -216,3 +216,16 @@ def test_a_listing_is_computed_once_until_the_store_changes(monkeypatch):
     state.store.changed()  # e.g. an intent was notified
     state.store.query(flt)
     assert len(computed) == 2
+
+
+def test_the_budget_reports_the_most_points_its_window_held():
+    clock = [1000.0]
+    budget = RateBudget(5, 10.0, clock=lambda: clock[0])
+    for cost in (2, 2, 2):  # the third does not fit: refused, not charged
+        budget.charge(cost)
+    assert budget.peak == 4
+    clock[0] += 11  # everything left the window
+    budget.charge(1)
+    assert budget.peak == 4, "the peak is the most ever held, not the current use"
+    budget.clear()
+    assert budget.peak == 0
