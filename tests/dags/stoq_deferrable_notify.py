@@ -24,3 +24,14 @@ for selector in ("shopify_variant_ids", "intent_ids", "inventory"):
             **{selector: "{{ params.value }}"},
         )
     globals()[dag.dag_id] = dag
+
+with DAG(
+    "stoq_deferrable_mapped",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+) as mapped_dag:
+    # The mapped form: one deferrable notify per variant.
+    StoqNotifyOperator.partial(task_id="notify", batch_size=50, deferrable=True).expand(
+        shopify_variant_ids=[[40000000000], [40000000001]]
+    )

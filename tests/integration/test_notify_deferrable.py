@@ -59,3 +59,19 @@ def test_inventory_units_are_not_spent_twice_across_legs(tight_sandbox, airflow_
     assert sum(i["quantity"] for i in sent.values()) <= units
     assert summary["per_variant"][str(variant)]["units_sent"] == sum(i["quantity"] for i in sent.values())
     assert tight_sandbox.ledger()["duplicates"] == []
+
+
+def test_the_mapped_form_defers_each_instance_and_alerts_each_customer_once(
+    stoq_sandbox, set_stoq_connection, airflow_db_inprocess, monkeypatch
+):
+    from stoq_provider.operators import notify
+
+    monkeypatch.setattr(notify, "DEFER_WAITS_OVER", DEFER_OVER)
+    stoq_sandbox.reset(intents=1200, variants=2, pending_only=True, **TIGHT)
+    set_stoq_connection()
+    variants = sorted(v["shopify_variant_id"] for v in stoq_sandbox.catalog())
+    assert variants == [40000000000, 40000000001]
+    result = run_dag(TEST_DAGS, "stoq_deferrable_mapped", monkeypatch)
+    ledger = stoq_sandbox.ledger()
+    assert result.dag_state == "success"
+    assert ledger["total_sends"] == len(ledger["sends"]) == 1200 and ledger["duplicates"] == []
