@@ -31,7 +31,10 @@ class _TI:
 
 def _run(deferrable: bool) -> dict[str, Any]:
     """One restock as a worker and a triggerer would run it; returns where the time went."""
-    from airflow.sdk.exceptions import TaskDeferred
+    try:  # Airflow 3.2+
+        from airflow.sdk.exceptions import TaskDeferred
+    except ImportError:  # Airflow 3.1
+        from airflow.exceptions import TaskDeferred
 
     from stoq_provider.operators.notify import StoqNotifyOperator
 
